@@ -1,0 +1,49 @@
+# proctrace: see README.md.  Nothing here needs the network except `make test`
+# (when pytest/hypothesis are missing) and `make demo` (when bpftrace is).
+PYTHON ?= python3
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib/proctrace
+MANDIR = $(PREFIX)/share/man
+VENV ?= .venv
+DEMO_DIR ?= demo-output
+
+# The test runner: this Python when it has pytest and hypothesis, else a local venv.
+TEST_PYTHON = $(shell $(PYTHON) -c 'import pytest, hypothesis' 2>/dev/null && echo $(PYTHON) || echo $(VENV)/bin/python)
+
+.PHONY: all test bench demo install uninstall clean
+
+all:
+	@echo "targets: test bench demo install uninstall clean"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet pytest hypothesis
+
+test: $(if $(filter $(VENV)/bin/python,$(TEST_PYTHON)),$(VENV)/bin/python)
+	$(TEST_PYTHON) -m pytest -q $(PYTEST_ARGS)
+
+bench:
+	$(PYTHON) benchmarks/run.py $(BENCH_ARGS)
+
+demo:
+	$(PYTHON) tests/workloads/demo.py --out $(DEMO_DIR)
+
+install:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	cp -R proctrace $(DESTDIR)$(LIBDIR)/
+	find $(DESTDIR)$(LIBDIR) -name __pycache__ -prune -exec rm -rf {} +
+	printf '#!/usr/bin/env python3\nimport sys\nsys.path.insert(0, "%s")\nfrom proctrace.cli import main\nsys.exit(main())\n' "$(LIBDIR)" > $(DESTDIR)$(BINDIR)/proctrace
+	chmod 755 $(DESTDIR)$(BINDIR)/proctrace
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/proctrace
+	rm -rf $(DESTDIR)$(LIBDIR)
+	cd man && for page in *.1; do rm -f $(DESTDIR)$(MANDIR)/man1/$$page; done
+	cd man && for page in *.5; do rm -f $(DESTDIR)$(MANDIR)/man5/$$page; done
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,235 @@
+"""The command line: argparse, opening files, chaining the stages, exit codes.
+
+No logic lives here: each subcommand opens its input and output, chains the
+generator stages and turns the library's exceptions into one line on stderr
+and an exit status (see EXIT STATUS in proctrace(1)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import nullcontext
+from itertools import chain
+from typing import Callable, Iterable, Iterator, List, Optional
+
+from proctrace import __version__
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1      # bad input or an I/O error
+EXIT_USAGE = 2          # argparse's own
+EXIT_TRACER = 3         # bpftrace missing, failed, or not permitted
+EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as shells report it for C filters
+
+DEFAULT_WINDOW = "1s"
+
+
+def _window(text: str) -> Optional[int]:
+    from proctrace.sort import parse_duration
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_io(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-i", "--input", metavar="PATH", default="-",
+                        help="the recording to read (default: -, standard input)")
+    parser.add_argument("-o", "--output", metavar="PATH", default="-",
+                        help="where to write (default: -, standard output)")
+    parser.add_argument("--window", metavar="DURATION", type=_window, default=DEFAULT_WINDOW,
+                        help="how far out of order events may arrive, in event time: "
+                             "500ms, 2s, ... or inf for a full sort (default: %(default)s)")
+    parser.add_argument("--line-buffered", action="store_true",
+                        help="flush the output as soon as events are written")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from proctrace.render import RENDERERS
+    parser = argparse.ArgumentParser(
+        prog="proctrace",
+        description="Record the process tree of a command (fork, exec, exit, setsid, setpgid) "
+                    "and render it as JSON lines or a Mermaid Gantt chart.",
+        epilog="Example: proctrace record -- make -j8 | proctrace sort | proctrace render -f mermaid")
+    parser.add_argument("-V", "--version", action="version", version=f"proctrace {__version__}")
+    commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND")
+    commands.required = True
+
+    record = commands.add_parser(
+        "record", help="record the process lifecycle events of a command",
+        description="Record the process tree of CMD (or of a running process, with --pid) with "
+                    "bpftrace. Only bpftrace runs as root (through sudo when needed); the command "
+                    "runs as the calling user. Exits with the command's exit status.")
+    record.add_argument("-o", "--output", metavar="PATH", default="-",
+                        help="where to write the recording (default: -, standard output; the "
+                             "command's own standard output then goes to standard error)")
+    record.add_argument("-b", "--bpftrace-path", metavar="PATH", default="bpftrace",
+                        help="the bpftrace executable (default: %(default)s)")
+    record.add_argument("--debug", action="store_true", help="show bpftrace's raw output on standard error")
+    record.add_argument("-p", "--pid", metavar="PID", type=int,
+                        help="record a running process and its descendants instead of a command")
+    record.add_argument("--follow-orphans", action="store_true",
+                        help="keep recording until processes that outlive the command exit too")
+    record.add_argument("--print-script", action="store_true",
+                        help="print the bpftrace program that would run as root, and exit")
+    record.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD",
+                        help="the command to record, after --")
+    record.set_defaults(func=_record)
+
+    sort = commands.add_parser(
+        "sort", help="sort a recording by timestamp",
+        description="Write a recording in timestamp order. Events are held only within a "
+                    "window of event time, so memory stays bounded whatever the input size.")
+    _add_io(sort)
+    sort.set_defaults(func=_sort)
+
+    render = commands.add_parser(
+        "render", help="render a recording in a display format",
+        description="Render a recording (sorted or not) in a display format.",
+        epilog="formats: " + "; ".join(f"{name}" for name in sorted(RENDERERS)))
+    render.add_argument("-f", "--format", "-d", "--display-mode", dest="format", metavar="FORMAT",
+                        choices=sorted(RENDERERS), default="multiplexed",
+                        help="one of %s (default: %%(default)s); -d/--display-mode is the "
+                             "original's name for it" % ", ".join(sorted(RENDERERS)))
+    _add_io(render)
+    render.set_defaults(func=_render)
+    return parser
+
+
+def _open_input(path: str):
+    """The file to read; `-` is standard input, left open for the interpreter to close."""
+    return nullcontext(sys.stdin.buffer) if path == "-" else open(path, "rb")
+
+
+def _open_output(path: str):
+    """The file to write; `-` is standard output, left open for the interpreter to close."""
+    return nullcontext(sys.stdout.buffer) if path == "-" else open(path, "wb")
+
+
+def _name(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def _warn(message: str) -> None:
+    print(f"proctrace: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _require_events(batches: Iterable, source: str) -> Iterator:
+    """Pass batches through; an input with no event at all is an error, not an empty result."""
+    from proctrace.events import ParseError
+    seen = False
+    for batch in batches:
+        seen = True
+        yield batch
+    if not seen:
+        raise ParseError(source, 0, "no events: the recording is empty")
+
+
+def _report_late(stats, window_ns: Optional[int]) -> None:
+    from proctrace.sort import format_duration
+    if stats.late:
+        _warn(f"{stats.late} events arrived later than the {format_duration(window_ns)} window allowed "
+              f"and were written out of order; --window {format_duration(stats.needed_window_ns)} "
+              f"would have sufficed")
+
+
+def _sort(args: argparse.Namespace) -> int:
+    from proctrace.reader import read_chunks
+    from proctrace.sort import SortStats, keyed_line_batches, sort_batches
+    source = _name(args.input)
+    stats = SortStats()
+    with _open_input(args.input) as stream, _open_output(args.output) as out:
+        batches = _require_events(keyed_line_batches(read_chunks(stream), source=source), source)
+        for lines in sort_batches(batches, window_ns=args.window, stats=stats):
+            out.write(b"\n".join(lines) + b"\n")
+            if args.line_buffered:
+                out.flush()
+        out.flush()
+    _report_late(stats, args.window)
+    return EXIT_OK
+
+
+def _count_lost(events: Iterable, warn: Callable[[str], None]) -> Iterator:
+    from proctrace.events import Lost
+    lost = 0
+    for event in events:
+        if isinstance(event, Lost):
+            lost += event.count
+        yield event
+    if lost:
+        warn(f"the recording is incomplete: the kernel lost {lost} events")
+
+
+def _render(args: argparse.Namespace) -> int:
+    from proctrace.events import decode_lines, merge_legacy
+    from proctrace.reader import read_line_batches
+    from proctrace.render import get_renderer
+    from proctrace.sort import SortStats, sort_batches
+    renderer = get_renderer(args.format)
+    source = _name(args.input)
+    stats = SortStats()
+    with _open_input(args.input) as stream, _open_output(args.output) as out:
+        batches = _require_events(decode_lines(read_line_batches(stream), source=source, warn=_warn), source)
+        ordered = chain.from_iterable(sort_batches(batches, window_ns=args.window, stats=stats))
+        events = _count_lost(merge_legacy(ordered), _warn)
+        for text in renderer.render(events, warn=_warn):
+            out.write(text.encode("utf-8", "surrogateescape"))
+            if args.line_buffered:
+                out.flush()
+        out.flush()
+    _report_late(stats, args.window)
+    return EXIT_OK
+
+
+def _record(args: argparse.Namespace) -> int:
+    from proctrace.record import run_record, script_text
+    if args.print_script:
+        sys.stdout.write(script_text())
+        sys.stdout.flush()
+        return EXIT_OK
+    command: List[str] = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if bool(command) == (args.pid is not None):
+        raise _UsageError("give either a command after -- or --pid PID")
+    with _open_output(args.output) as out:
+        return run_record(command=command, pid=args.pid, output=out, output_is_stdout=args.output == "-",
+                          bpftrace_path=args.bpftrace_path, debug=args.debug,
+                          follow_orphans=args.follow_orphans, print_script=False, stderr=sys.stderr)
+
+
+class _UsageError(Exception):
+    """A combination of options argparse cannot check by itself."""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run proctrace with `argv` (default: sys.argv[1:]); returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from proctrace.events import ProctraceError, TracerError
+    try:
+        return args.func(args)
+    except _UsageError as err:
+        parser.error(str(err))
+    except TracerError as err:
+        if getattr(args, "debug", False):
+            raise
+        print(f"proctrace: error: {err}", file=sys.stderr)
+        return EXIT_TRACER
+    except ProctraceError as err:
+        print(f"proctrace: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # Nobody reads our output any more (`| head`): end quietly, and stop the
+        # flush at interpreter shutdown from raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as err:
+        name = err.filename if err.filename is not None else "output"
+        print(f"proctrace: error: {name}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

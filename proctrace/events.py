@@ -1,0 +1,352 @@
+"""The event model and the JSON-lines codec: the one place that knows the format.
+
+A recording is a stream of lines, one event each, an object with exactly one
+key naming the kind, as the original Rust proctrace wrote them:
+
+    {"Exec":{"timestamp":45062404,"pid":186552,"ppid":186539,"pgid":186552,"cmdline":["dirname","--","x"]}}
+
+Everything that reads or writes such lines goes through this module, so the
+field names, the optional fields we added, the legacy kinds of the original's
+later versions and the lossless encoding of non-UTF-8 argv live here only.
+See proctrace(5) for the format as users see it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, fields
+from typing import Callable, Iterable, Iterator, Optional, Tuple, Union
+
+__all__ = [
+    "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
+    "ProctraceError", "ParseError", "TracerError",
+    "to_json", "from_json", "decode_lines", "merge_legacy", "timestamps_of",
+    "timestamp_of_line", "UnknownKind",
+]
+
+
+class ProctraceError(Exception):
+    """Base class of every error the command line reports as one line."""
+
+
+class ParseError(ProctraceError):
+    """A line of a recording that cannot be read; carries where it was."""
+
+    def __init__(self, source: str, lineno: int, reason: str):
+        super().__init__(f"{source}:{lineno}: {reason}")
+        self.source = source
+        self.lineno = lineno
+        self.reason = reason
+
+
+class TracerError(ProctraceError):
+    """bpftrace is missing, failed, or was not permitted to run."""
+
+
+@dataclass(frozen=True)
+class Fork:
+    timestamp: int
+    parent_pid: int
+    child_pid: int
+    parent_pgid: int
+
+
+@dataclass(frozen=True)
+class Exec:
+    timestamp: int
+    pid: int
+    ppid: int
+    pgid: int
+    cmdline: Tuple[str, ...]
+    filename: Optional[str] = None
+    sid: Optional[int] = None
+    cmdline_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Exit:
+    timestamp: int
+    pid: int
+    ppid: int
+    pgid: int
+    sid: Optional[int] = None
+    exit_code: Optional[int] = None
+    signal: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class SetSID:
+    timestamp: int
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+
+
+@dataclass(frozen=True)
+class SetPGID:
+    """`pid` moved to process group `pgid` (the new group, not a return value)."""
+
+    timestamp: int
+    pid: int
+    ppid: int
+    pgid: int
+
+
+@dataclass(frozen=True)
+class Lost:
+    """The kernel dropped `count` events: the recording is incomplete."""
+
+    timestamp: int
+    count: int
+
+
+# Kinds the original wrote in its later versions.  They are read, never written.
+@dataclass(frozen=True)
+class ExecArgs:
+    timestamp: int
+    pid: int
+    args: str
+
+
+@dataclass(frozen=True)
+class ExecFilename:
+    timestamp: int
+    pid: int
+    filename: str
+
+
+Event = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost]
+KINDS = {cls.__name__: cls for cls in (Fork, Exec, Exit, SetSID, SetPGID, Lost)}
+_LEGACY = {"ExecArgs": ExecArgs, "ExecFilename": ExecFilename}
+_IGNORED = {"BadExec"}
+
+_INT, _STR, _ARGV, _BOOL = "an integer", "a string", "a list of strings", "true or false"
+# kind -> (required fields, optional fields, nullable fields), each field -> type
+_SCHEMA = {
+    "Fork": ({"timestamp": _INT, "parent_pid": _INT, "child_pid": _INT, "parent_pgid": _INT}, {}),
+    "Exec": ({"timestamp": _INT, "pid": _INT, "ppid": _INT, "pgid": _INT, "cmdline": _ARGV},
+             {"filename": _STR, "sid": _INT, "cmdline_truncated": _BOOL}),
+    "Exit": ({"timestamp": _INT, "pid": _INT, "ppid": _INT, "pgid": _INT},
+             {"sid": _INT, "exit_code": _INT, "signal": _INT}),
+    "SetSID": ({"timestamp": _INT, "pid": _INT, "ppid": _INT, "pgid": _INT, "sid": _INT}, {}),
+    "SetPGID": ({"timestamp": _INT, "pid": _INT, "ppid": _INT, "pgid": _INT}, {}),
+    "Lost": ({"timestamp": _INT, "count": _INT}, {}),
+    "ExecArgs": ({"timestamp": _INT, "pid": _INT, "args": _STR}, {}),
+    "ExecFilename": ({"timestamp": _INT, "pid": _INT, "filename": _STR}, {}),
+    "ExecFull": ({"timestamp": _INT, "pid": _INT, "ppid": _INT, "pgid": _INT, "filename": _STR,
+                  "args": _STR}, {"sid": _INT}),
+}
+_FIELD_NAMES = {name: tuple(f.name for f in fields(cls)) for name, cls in KINDS.items()}
+
+# Lone surrogates stand for argv bytes that are not UTF-8 (surrogateescape).
+# They cannot be written as UTF-8, so they go out as JSON \\udcXX escapes.
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _escape_surrogate(match: re.Match) -> str:
+    return "\\u%04x" % ord(match.group())
+
+
+def _dump_str(text: str) -> str:
+    out = json.dumps(text, ensure_ascii=False)
+    return _SURROGATE.sub(_escape_surrogate, out) if _SURROGATE.search(out) else out
+
+
+def to_json(event: Event) -> str:
+    """One JSON line (without newline); optional fields are left out when unknown."""
+    kind = type(event).__name__
+    parts = []
+    for name in _FIELD_NAMES[kind]:
+        value = getattr(event, name)
+        if name == "cmdline":
+            text = "[" + ",".join(_dump_str(arg) for arg in value) + "]"
+        elif name == "cmdline_truncated":
+            if not value:
+                continue
+            text = "true"
+        elif value is None:
+            if name in ("exit_code", "signal") and (event.exit_code is not None or event.signal is not None):
+                text = "null"
+            else:
+                continue
+        elif isinstance(value, str):
+            text = _dump_str(value)
+        else:
+            text = str(value)
+        parts.append(f'"{name}":{text}')
+    return '{"%s":{%s}}' % (kind, ",".join(parts))
+
+
+def _check(kind: str, body: dict) -> Optional[str]:
+    """The reason `body` is not a valid `kind`, or None when it is."""
+    required, optional = _SCHEMA[kind]
+    for name, expected in required.items():
+        if name not in body:
+            return f"{kind} event has no {name!r} field"
+    for name, value in body.items():
+        expected = required.get(name) or optional.get(name)
+        if expected is None:
+            continue  # unknown fields (e.g. the original's "seq") are ignored
+        if value is None and name in optional:
+            continue
+        if expected is _INT:
+            ok = type(value) is int and value >= 0
+            expected = "a non-negative integer"
+        elif expected is _STR:
+            ok = isinstance(value, str)
+        elif expected is _BOOL:
+            ok = isinstance(value, bool)
+        else:
+            ok = isinstance(value, list) and all(isinstance(arg, str) for arg in value)
+        if not ok:
+            return f"{kind} field {name!r} must be {expected}, not {json.dumps(value)[:40]}"
+    return None
+
+
+class UnknownKind(Exception):
+    """A well-formed event of a kind this version does not know."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def from_json(line: Union[str, bytes]):
+    """Decode one line; ValueError says why it is bad, UnknownKind that it is new.
+
+    Returns an Event, a legacy ExecArgs/ExecFilename record (see merge_legacy),
+    or None for kinds that carry nothing (the original's BadExec).
+    """
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as err:
+        text = line.strip() if isinstance(line, str) else line.strip().decode("utf-8", "replace")
+        if not text:
+            raise ValueError("empty line") from None
+        if text.startswith("{") and not text.endswith("}"):
+            raise ValueError("truncated or malformed JSON") from None
+        raise ValueError(f"not a JSON event ({err.__class__.__name__}: {str(err)[:60]})") from None
+    if not isinstance(obj, dict) or len(obj) != 1:
+        raise ValueError("an event must be an object with exactly one key naming its kind")
+    (kind, body), = obj.items()
+    if not isinstance(body, dict):
+        raise ValueError(f"{kind!r} must map to an object of fields")
+    if kind in _IGNORED:
+        return None
+    if kind not in _SCHEMA:
+        raise UnknownKind(kind)
+    reason = _check(kind, body)
+    if reason:
+        raise ValueError(reason)
+    if kind == "ExecFull":
+        return Exec(body["timestamp"], body["pid"], body["ppid"], body["pgid"],
+                    tuple(body["args"].split(" ")) if body["args"] else (),
+                    filename=body["filename"], sid=body.get("sid"))
+    cls = KINDS.get(kind) or _LEGACY[kind]
+    values = {f.name: body.get(f.name, f.default) for f in fields(cls)}
+    if kind == "Exec":
+        values["cmdline"] = tuple(body["cmdline"])
+        values["cmdline_truncated"] = bool(body.get("cmdline_truncated"))
+    return cls(**values)
+
+
+def decode_lines(batches: Iterable[Tuple[int, list]], *, source: str,
+                 warn: Callable[[str], None]) -> Iterator[tuple]:
+    """(first line number, lines) batches -> (keys, records) batches for the sorter.
+
+    Blank lines are skipped (by-process output has them).  A bad line raises
+    ParseError; an unknown kind is skipped with one warning per kind, so a newer
+    recorder's extra events do not stop an older renderer.
+    """
+    warned = set()
+    for first, lines in batches:
+        keys, records = [], []
+        for lineno, line in enumerate(lines, first):
+            if not line.strip():
+                continue
+            try:
+                record = from_json(line)
+            except UnknownKind as unknown:
+                if unknown.kind not in warned:
+                    warned.add(unknown.kind)
+                    warn(f"{source}:{lineno}: skipping events of unknown kind {unknown.kind!r}")
+                continue
+            except ValueError as err:
+                raise ParseError(source, lineno, str(err)) from None
+            if record is not None:
+                keys.append(record.timestamp)
+                records.append(record)
+        if records:
+            yield keys, records
+
+
+def merge_legacy(records: Iterable) -> Iterator[Event]:
+    """Fold the original's ExecArgs/ExecFilename into the Exec they follow.
+
+    The original wrote an Exec, then an ExecArgs with the same pid and
+    timestamp holding the arguments as one space-joined string; it fills in
+    the cmdline when the Exec's is empty (splitting on spaces: the best that
+    string allows).  Needs timestamp order, which keeps the Exec first.
+    """
+    pending = None
+    for record in records:
+        if isinstance(record, (ExecArgs, ExecFilename)):
+            if pending is not None and (pending.pid, pending.timestamp) == (record.pid, record.timestamp):
+                if isinstance(record, ExecArgs) and not pending.cmdline and record.args:
+                    pending = _replace_exec(pending, cmdline=tuple(record.args.split(" ")))
+                elif isinstance(record, ExecFilename) and pending.filename is None:
+                    pending = _replace_exec(pending, filename=record.filename)
+            continue
+        if pending is not None:
+            yield pending
+            pending = None
+        if isinstance(record, Exec):
+            pending = record
+        else:
+            yield record
+    if pending is not None:
+        yield pending
+
+
+def _replace_exec(event: Exec, **changes) -> Exec:
+    values = {f.name: getattr(event, f.name) for f in fields(Exec)}
+    values.update(changes)
+    return Exec(**values)
+
+
+# {"Exec":{"seq":4,"timestamp":825573691,...}}  -- our writer puts the timestamp
+# first, the original's later versions after "seq".  Anchored per line, so a
+# match count equal to the line count means every line matched exactly once.
+_TIMESTAMP_LINE = re.compile(rb'^[ \t]*\{"[A-Za-z]+":\{(?:"seq":\d+,)?"timestamp":(\d+)(?=[,}])[^\n]*\}\}[ \t\r]*$', re.M)
+
+
+def timestamps_of(blob: bytes) -> list:
+    """Timestamps of every line of `blob`, in one C-level pass.
+
+    Returns fewer keys than lines when some line is not in the usual shape
+    (then the caller reads those lines one by one with `timestamp_of_line`).
+    """
+    return list(map(int, _TIMESTAMP_LINE.findall(blob)))
+
+
+def timestamp_of_line(line: bytes) -> int:
+    """The timestamp of one line in any field order; ValueError when it has none."""
+    match = _TIMESTAMP_LINE.match(line)
+    if match:
+        return int(match.group(1))
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        stripped = line.strip()
+        if stripped.startswith(b"{") and not stripped.endswith(b"}"):
+            raise ValueError("truncated or malformed JSON") from None
+        raise ValueError("not a JSON event") from None
+    if not isinstance(obj, dict) or len(obj) != 1:
+        raise ValueError("an event must be an object with exactly one key naming its kind")
+    (kind, body), = obj.items()
+    stamp = body.get("timestamp") if isinstance(body, dict) else None
+    if type(stamp) is not int or stamp < 0:
+        raise ValueError(f"{kind!r} event has no non-negative integer 'timestamp'")
+    return stamp

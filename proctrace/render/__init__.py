@@ -1,0 +1,26 @@
+"""The renderers, registered by name; each module is imported only when asked for.
+
+A renderer module has `render(events, *, warn)` yielding text chunks,
+`DESCRIPTION` (for --help) and `STREAMING` (False when it must see every
+event before it writes anything).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["RENDERERS", "get_renderer"]
+
+RENDERERS = {
+    "multiplexed": "proctrace.render.multiplexed",
+    "by-process": "proctrace.render.by_process",
+    "mermaid": "proctrace.render.mermaid",
+}
+
+
+def get_renderer(name: str):
+    """The module that renders format `name` (KeyError for an unknown name)."""
+    module = importlib.import_module(RENDERERS[name])
+    if not callable(getattr(module, "render", None)):
+        raise TypeError(f"{module.__name__} has no render()")
+    return module

@@ -1,0 +1,42 @@
+"""Each process's events together, processes in order of their first event.
+
+A Fork belongs to the child it creates (it is where the child's life
+begins); a pid reused after its process exited starts a new group.  Lost
+events, which belong to no process, form a group of their own.  Groups are
+separated by a blank line, as in the original.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Iterable, Iterator, List
+
+from proctrace.events import Exit, Fork, Lost, to_json
+
+__all__ = ["render", "DESCRIPTION", "STREAMING"]
+
+DESCRIPTION = "JSON lines grouped by process, a blank line between processes"
+STREAMING = False
+
+
+def render(events: Iterable, *, warn: Callable[[str], None]) -> Iterator[str]:
+    """Events -> JSON lines, grouped by process."""
+    groups: List[List[str]] = []
+    current: Dict[object, List[str]] = {}   # pid (or "lost") -> its open group
+    ended = set()                           # pids whose group saw an Exit
+    for event in events:
+        if isinstance(event, Lost):
+            key = "lost"
+        else:
+            key = event.child_pid if isinstance(event, Fork) else event.pid
+        group = current.get(key)
+        if group is None or key in ended:
+            group = current[key] = []
+            groups.append(group)
+            ended.discard(key)
+        group.append(to_json(event))
+        if isinstance(event, Exit):
+            ended.add(key)
+    for index, group in enumerate(groups):
+        if index:
+            yield "\n"
+        yield "\n".join(group) + "\n"

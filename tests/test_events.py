@@ -1,0 +1,100 @@
+"""The JSON-lines codec: round trips, the original's formats, and bad lines."""
+
+import json
+
+import pytest
+from hypothesis import example, given
+
+from proctrace.events import (Exec, Exit, Fork, Lost, UnknownKind, from_json, merge_legacy,
+                              timestamp_of_line, timestamps_of, to_json)
+from strategies import events
+
+
+@given(events)
+@example(Exec(1, 2, 3, 4, ("a\udcff", "", "x:y#z;", "é\n"), None, None, False))
+def test_round_trip(event):
+    line = to_json(event)
+    assert "\n" not in line
+    line.encode("utf-8")  # always writable as UTF-8
+    assert from_json(line) == event
+    assert from_json(line.encode("utf-8")) == event
+
+
+def test_non_utf8_argv_is_written_as_surrogate_escapes():
+    arg = b"caf\xe9".decode("utf-8", "surrogateescape")
+    line = to_json(Exec(1, 2, 3, 4, (arg,)))
+    assert '"caf\\udce9"' in line
+    assert from_json(line).cmdline[0].encode("utf-8", "surrogateescape") == b"caf\xe9"
+
+
+def test_field_order_and_names_match_the_original():
+    assert to_json(Fork(5, 1, 2, 1)) == '{"Fork":{"timestamp":5,"parent_pid":1,"child_pid":2,"parent_pgid":1}}'
+    assert to_json(Exec(5, 2, 1, 2, ("ls", "-l"))) == \
+        '{"Exec":{"timestamp":5,"pid":2,"ppid":1,"pgid":2,"cmdline":["ls","-l"]}}'
+    assert to_json(Exit(6, 2, 1, 2)) == '{"Exit":{"timestamp":6,"pid":2,"ppid":1,"pgid":2}}'
+
+
+def test_exit_status_fields():
+    assert to_json(Exit(6, 2, 1, 2, 7, 0, None)).endswith('"sid":7,"exit_code":0,"signal":null}}')
+    assert to_json(Exit(6, 2, 1, 2, 7, None, 9)).endswith('"sid":7,"exit_code":null,"signal":9}}')
+
+
+def test_original_later_format_is_read():
+    full = from_json('{"ExecFull":{"seq":4,"timestamp":9,"pid":2,"ppid":1,"pgid":2,'
+                     '"filename":"/bin/sleep","args":"sleep 0.25"}}')
+    assert full == Exec(9, 2, 1, 2, ("sleep", "0.25"), "/bin/sleep")
+    assert from_json('{"BadExec":{"timestamp":1}}') is None
+    assert from_json('{"Fork":{"seq":3,"timestamp":1,"parent_pid":1,"child_pid":2,"parent_pgid":1}}') == Fork(1, 1, 2, 1)
+
+
+def test_exec_args_fill_an_empty_cmdline():
+    records = [from_json('{"Exec":{"timestamp":5,"pid":2,"ppid":1,"pgid":2,"cmdline":[]}}'),
+               from_json('{"ExecArgs":{"timestamp":5,"pid":2,"args":"/bin/bash -c true"}}'),
+               from_json('{"Exec":{"timestamp":6,"pid":2,"ppid":1,"pgid":2,"cmdline":["true"]}}'),
+               from_json('{"ExecArgs":{"timestamp":6,"pid":2,"args":"ignored since cmdline is there"}}'),
+               Lost(7, 3)]
+    assert list(merge_legacy(records)) == [
+        Exec(5, 2, 1, 2, ("/bin/bash", "-c", "true")), Exec(6, 2, 1, 2, ("true",)), Lost(7, 3)]
+
+
+def test_unknown_kind_is_reported_as_such():
+    with pytest.raises(UnknownKind) as info:
+        from_json('{"Mmap":{"timestamp":1}}')
+    assert info.value.kind == "Mmap"
+
+
+@pytest.mark.parametrize("line, reason", [
+    ('{"Fork":{"timestamp":1,"parent_pid":1,"child_pid":2}}', "no 'parent_pgid' field"),
+    ('{"Fork":{"timestamp":"1","parent_pid":1,"child_pid":2,"parent_pgid":1}}', "'timestamp' must be a non-negative integer"),
+    ('{"Fork":{"timestamp":-1,"parent_pid":1,"child_pid":2,"parent_pgid":1}}', "non-negative"),
+    ('{"Exec":{"timestamp":1,"pid":2,"ppid":1,"pgid":2,"cmdline":"ls"}}', "'cmdline' must be a list of strings"),
+    ('{"Exec":{"timestamp":1,"pid":2,"ppid":1,"pgid":2,"cmdline":[1]}}', "'cmdline' must be a list of strings"),
+    ('{"Fork":{"timestamp":1,"parent_pid":1', "truncated"),
+    ('{"Fork":1}', "must map to an object"),
+    ('{"Fork":{},"Exit":{}}', "exactly one key"),
+    ('[1,2]', "exactly one key"),
+    ('', "empty line"),
+    ('\x00\x01garbage', "not a JSON event"),
+    ('{"Lost":{"timestamp":true,"count":1}}', "must be a non-negative integer"),
+])
+def test_bad_lines_say_why(line, reason):
+    with pytest.raises(ValueError) as info:
+        from_json(line)
+    assert reason in str(info.value)
+
+
+def test_timestamps_of_reads_every_usual_line_in_one_pass():
+    blob = b'{"Fork":{"timestamp":5,"parent_pid":1,"child_pid":2,"parent_pgid":1}}\n' \
+           b'{"ExecFull":{"seq":4,"timestamp":7,"pid":2,"ppid":1,"pgid":2,"filename":"x","args":"x"}}\n' \
+           b'{"Lost":{"timestamp":9}}\n'
+    assert timestamps_of(blob) == [5, 7, 9]
+    # an argument that looks like a timestamp key is inside a string, escaped
+    tricky = to_json(Exec(3, 2, 1, 2, ('"timestamp":1}}',))).encode()
+    assert timestamps_of(tricky) == [3]
+
+
+def test_timestamp_of_line_accepts_any_field_order():
+    assert timestamp_of_line(b'{"Exit":{"pid":2,"timestamp":11,"ppid":1,"pgid":2}}') == 11
+    with pytest.raises(ValueError):
+        timestamp_of_line(b'{"Exit":{"pid":2}}')
+    assert json.loads(to_json(Lost(1, 2))) == {"Lost": {"timestamp": 1, "count": 2}}

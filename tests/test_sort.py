@@ -1,0 +1,134 @@
+"""The bounded-window reordering stage, checked against a sorted() oracle."""
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proctrace.events import ParseError
+from proctrace.reader import read_chunks
+from proctrace.sort import (SortStats, format_duration, keyed_line_batches, parse_duration,
+                            sort_batches)
+
+keys = st.lists(st.integers(0, 200), max_size=60)
+windows = st.integers(0, 50)
+batch_sizes = st.integers(1, 7)
+
+
+def _batches(key_list, size):
+    """(keys, items) batches; an item is (key, arrival index) so order can be checked."""
+    items = [(key, index) for index, key in enumerate(key_list)]
+    for start in range(0, len(items), size):
+        chunk = items[start:start + size]
+        yield [key for key, _ in chunk], chunk
+
+
+def _run(key_list, window, size, stats=None):
+    return [item for batch in sort_batches(_batches(key_list, size), window_ns=window, stats=stats)
+            for item in batch]
+
+
+@given(keys, windows, batch_sizes)
+def test_output_is_a_permutation_of_the_input(key_list, window, size):
+    out = _run(key_list, window, size)
+    assert sorted(out) == sorted((key, index) for index, key in enumerate(key_list))
+
+
+@st.composite
+def bounded_disorder(draw):
+    """Arrival-ordered keys that are never later than `window` behind the newest seen."""
+    window = draw(windows)
+    base = sorted(draw(keys))
+    return [b + draw(st.integers(0, window)) for b in base], window
+
+
+@given(bounded_disorder(), batch_sizes)
+def test_sorted_when_nothing_is_later_than_the_window(case, size):
+    key_list, window = case
+    stats = SortStats()
+    out = _run(key_list, window, size, stats)
+    assert [key for key, _ in out] == sorted(key_list)
+    assert stats.late == 0
+
+
+@given(keys, windows, batch_sizes)
+def test_equal_timestamps_keep_their_arrival_order(key_list, window, size):
+    out = _run(key_list, window, size)
+    for (key_a, index_a), (key_b, index_b) in zip(out, out[1:]):
+        if key_a == key_b:
+            assert index_a < index_b
+
+
+@given(keys, batch_sizes)
+def test_a_window_wider_than_the_span_equals_a_full_sort(key_list, size):
+    oracle = sorted(((key, index) for index, key in enumerate(key_list)), key=lambda item: item[0])
+    assert _run(key_list, 10**9, size) == oracle
+    assert _run(key_list, None, size) == oracle
+
+
+@given(keys, windows, batch_sizes)
+def test_late_events_are_written_and_counted_and_the_suggested_window_suffices(key_list, window, size):
+    stats = SortStats()
+    out = _run(key_list, window, size, stats)
+    out_keys = [key for key, _ in out]
+    inversions = sum(1 for a, b in zip(out_keys, out_keys[1:]) if b < a)
+    assert (stats.late == 0) == (inversions == 0)
+    if stats.late:
+        assert stats.late >= inversions
+        retry = SortStats()
+        assert [k for k, _ in _run(key_list, stats.needed_window_ns, size, retry)] == sorted(key_list)
+        assert retry.late == 0
+
+
+@settings(max_examples=200)
+@given(keys, windows, batch_sizes)
+def test_holds_no_more_than_the_window_plus_one_batch(key_list, window, size):
+    pulled = []
+
+    def source():
+        for batch_keys, items in _batches(key_list, size):
+            pulled.extend(batch_keys)
+            yield batch_keys, items
+
+    written = 0
+    for batch in sort_batches(source(), window_ns=window):
+        held_before = len(pulled) - written
+        newest = max(pulled)
+        inside_window = sum(1 for key in pulled if key > newest - window)
+        # everything held is either inside the window or in the batch just read
+        assert held_before - len(batch) <= inside_window + size or not batch
+        assert len(pulled) - written - len(batch) <= inside_window + size
+        written += len(batch)
+
+
+def test_lines_pass_through_unchanged_and_bad_lines_are_named():
+    text = (b'{"Exit":{"timestamp":30,"pid":2,"ppid":1,"pgid":2}}\n'
+            b'\n'
+            b'{"Fork":{"pid_first":1,"timestamp":10,"parent_pid":1,"child_pid":2,"parent_pgid":1}} \n'
+            b'{"Exec":{"timestamp":20,"pid":2,"ppid":1,"pgid":2,"cmdline":["a\\u00e9"]}}')
+    batches = keyed_line_batches(read_chunks(io.BytesIO(text)), source="x.jsonl")
+    out = [line for batch in sort_batches(batches, window_ns=None) for line in batch]
+    assert out == [text.split(b"\n")[i] for i in (2, 3, 0)]
+    bad = text + b'\n{"Exit":{"timestamp":40,"pid":2'
+    with pytest.raises(ParseError) as info:
+        list(keyed_line_batches(read_chunks(io.BytesIO(bad)), source="x.jsonl"))
+    assert str(info.value) == "x.jsonl:5: truncated or malformed JSON"
+
+
+@pytest.mark.parametrize("text, ns", [("500ms", 500_000_000), ("2s", 2_000_000_000), ("1.5s", 1_500_000_000),
+                                      ("250us", 250_000), ("7ns", 7), ("inf", None), ("0s", 0)])
+def test_parse_duration(text, ns):
+    assert parse_duration(text) == ns
+
+
+@pytest.mark.parametrize("text", ["5", "fast", "-1s", "nans", "infs"])
+def test_parse_duration_rejects(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_format_duration_rounds_up():
+    assert format_duration(1_000_000_001) == "2s"
+    assert format_duration(2_500_000) == "3ms"
+    assert format_duration(999) == "999ns"
