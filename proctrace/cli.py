@@ -114,6 +114,13 @@ def _name(path: str) -> str:
     return "<stdin>" if path == "-" else path
 
 
+def _write(out, data: bytes, piece: int = 1 << 16) -> None:
+    """Write in pieces: one huge write to a pipe whose reader left can end in a
+    short write that Python reports as success, losing the broken pipe."""
+    for start in range(0, len(data), piece):
+        out.write(data[start:start + piece])
+
+
 def _warn(message: str) -> None:
     print(f"proctrace: warning: {message}", file=sys.stderr, flush=True)
 
@@ -145,7 +152,7 @@ def _sort(args: argparse.Namespace) -> int:
     with _open_input(args.input) as stream, _open_output(args.output) as out:
         batches = _require_events(keyed_line_batches(read_chunks(stream), source=source), source)
         for lines in sort_batches(batches, window_ns=args.window, stats=stats):
-            out.write(b"\n".join(lines) + b"\n")
+            _write(out, b"\n".join(lines) + b"\n")
             if args.line_buffered:
                 out.flush()
         out.flush()
@@ -177,7 +184,7 @@ def _render(args: argparse.Namespace) -> int:
         ordered = chain.from_iterable(sort_batches(batches, window_ns=args.window, stats=stats))
         events = _count_lost(merge_legacy(ordered), _warn)
         for text in renderer.render(events, warn=_warn):
-            out.write(text.encode("utf-8", "surrogateescape"))
+            _write(out, text.encode("utf-8", "surrogateescape"))
             if args.line_buffered:
                 out.flush()
         out.flush()

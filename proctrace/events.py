@@ -346,7 +346,11 @@ def timestamp_of_line(line: bytes) -> int:
     if not isinstance(obj, dict) or len(obj) != 1:
         raise ValueError("an event must be an object with exactly one key naming its kind")
     (kind, body), = obj.items()
-    stamp = body.get("timestamp") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        raise ValueError(f"{kind!r} must map to an object of fields")
+    if "timestamp" not in body:
+        raise ValueError(f"{kind} event has no 'timestamp' field")
+    stamp = body["timestamp"]
     if type(stamp) is not int or stamp < 0:
-        raise ValueError(f"{kind!r} event has no non-negative integer 'timestamp'")
+        raise ValueError(f"{kind} field 'timestamp' must be a non-negative integer, not {json.dumps(stamp)[:40]}")
     return stamp

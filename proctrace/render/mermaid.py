@@ -62,9 +62,9 @@ def command_label(cmdline, *, limit: int = MAX_LABEL) -> str:
     """A readable one-line command: shell-like quoting, store paths shortened, at most `limit` chars."""
     words = []
     for arg in cmdline:
-        arg = NIX_STORE.sub("<store>/", arg)
-        arg = UNPRINTABLE.sub(_show_unprintable, arg)
-        if not arg or NEEDS_QUOTES.search(arg):
+        quote = not arg or NEEDS_QUOTES.search(arg)
+        arg = UNPRINTABLE.sub(_show_unprintable, NIX_STORE.sub("<store>/", arg))
+        if quote:
             arg = "'" + arg.replace("'", "'\\''") + "'"
         words.append(arg)
     text = " ".join(words)
@@ -129,6 +129,8 @@ def _tree_order(roots: List[Process]) -> Iterator[Process]:
 
 def _process_label(proc: Process, stop_ns: int) -> str:
     command = command_label(proc.command) or "(unknown command)"
+    if proc.execs and proc.execs[-1].truncated:
+        command += " [argv truncated]"
     fork = "" if proc.execs else " (fork)"
     return f"{command}{fork} (pid {proc.pid}, {_duration(stop_ns - proc.start_ns)}){_status(proc)}"
 
@@ -141,7 +143,8 @@ def _chart(recording: Recording) -> Iterator[str]:
     yield "gantt"
     yield f"    title {escape_label(title)}"
     yield "    dateFormat x"
-    yield "    axisFormat %S.%L"
+    # seconds.milliseconds wrap after a minute: longer recordings show minutes
+    yield "    axisFormat %S.%L" if end - origin < 60_000_000_000 else "    axisFormat %H:%M:%S"
     yield "    todayMarker off"
     yield ""
     for index, root in enumerate(recording.roots):

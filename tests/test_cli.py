@@ -1,0 +1,162 @@
+"""The command line as a user meets it: exit codes, one-line errors, pipes, Ctrl-C."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from proctrace.cli import build_parser, main
+from proctrace.events import ParseError, decode_lines
+from proctrace.reader import read_chunks, read_line_batches
+from proctrace.sort import keyed_line_batches
+
+ROOT = Path(__file__).resolve().parent.parent
+TRICKY = ROOT / "tests" / "data" / "recordings" / "tricky.jsonl"
+GOOD = b'{"Fork":{"timestamp":1,"parent_pid":1,"child_pid":2,"parent_pgid":1}}\n'
+
+
+def _run(args, tmp_path, data=None):
+    path = tmp_path / "in.jsonl"
+    if data is not None:
+        path.write_bytes(data)
+    return main(args + ["-i", str(path), "-o", str(tmp_path / "out")]), path
+
+
+BAD_FOR_EVERY_COMMAND = [
+    (GOOD + b'{"Fork":{"timestamp":2,"parent_pid":1', ":2: truncated or malformed JSON"),
+    (GOOD + b'not json\n', ":2: not a JSON event"),
+    (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe', ":1: not a JSON event"),
+    (b'', ":0: no events: the recording is empty"),
+    (GOOD + b'{"Exit":{"pid":3}}\n', ":2: Exit event has no 'timestamp' field"),
+]
+# sort reads only the timestamp (lines pass through byte for byte); render checks every field
+BAD_FOR_RENDER = [
+    (GOOD + b'{"Fork":{"timestamp":2,"parent_pid":1,"child_pid":3}}\n', ":2: Fork event has no 'parent_pgid' field"),
+    (GOOD + b'{"Exit":{"timestamp":2,"pid":"3","ppid":1,"pgid":1}}\n', ":2: Exit field 'pid' must be a non-negative integer"),
+]
+CASES = [(cmd, data, reason) for cmd in (["sort"], ["render"], ["render", "-f", "mermaid"])
+         for data, reason in BAD_FOR_EVERY_COMMAND + (BAD_FOR_RENDER if cmd != ["sort"] else [])]
+
+
+@pytest.mark.parametrize("command, data, reason", CASES)
+def test_bad_input_is_one_line_naming_file_and_line(command, data, reason, tmp_path, capsys):
+    status, path = _run(command, tmp_path, data)
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"proctrace: error: {path}") and reason in err, err
+
+
+def test_missing_input_file(tmp_path, capsys):
+    assert main(["render", "-i", str(tmp_path / "nope.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"proctrace: error: {tmp_path / 'nope.jsonl'}: No such file or directory\n"
+
+
+def test_unwritable_output(tmp_path, capsys):
+    assert main(["sort", "-i", str(TRICKY), "-o", str(tmp_path / "no" / "such" / "dir")]) == 1
+    assert "No such file or directory" in capsys.readouterr().err
+
+
+def test_unknown_kinds_warn_once_and_go_on(tmp_path, capsys):
+    data = GOOD + b'{"Mmap":{"timestamp":2}}\n{"Mmap":{"timestamp":3}}\n'
+    status, _ = _run(["render"], tmp_path, data)
+    assert status == 0
+    err = capsys.readouterr().err
+    assert err.count("unknown kind 'Mmap'") == 1
+    assert (tmp_path / "out").read_bytes() == GOOD
+
+
+def test_late_events_are_written_and_reported(tmp_path, capsys):
+    # the filler pushes the late line into a later read of the input
+    filler = [b'{"Lost":{"timestamp":5000000000,"count":1}}\n'] * 40_000
+    lines = [b'{"Lost":{"timestamp":3000000000,"count":1}}\n'] + filler + [b'{"Lost":{"timestamp":1000000000,"count":1}}\n']
+    status, _ = _run(["sort", "--window", "1s"], tmp_path, b"".join(lines))
+    assert status == 0
+    assert (tmp_path / "out").read_bytes().count(b"\n") == len(lines)
+    err = capsys.readouterr().err
+    assert "1 events arrived later than the 1s window" in err and "--window 4s" in err
+
+
+def test_sort_passes_lines_through_byte_for_byte(tmp_path):
+    status, _ = _run(["sort"], tmp_path, TRICKY.read_bytes())
+    out = (tmp_path / "out").read_bytes()
+    assert status == 0
+    assert sorted(out.splitlines()) == sorted(TRICKY.read_bytes().splitlines())
+
+
+def test_lost_events_warn_in_every_format(tmp_path, capsys):
+    for fmt in ("multiplexed", "by-process", "mermaid"):
+        assert main(["render", "-f", fmt, "-i", str(TRICKY), "-o", str(tmp_path / fmt)]) == 0
+        assert "incomplete: the kernel lost 3 events" in capsys.readouterr().err
+
+
+def test_display_mode_is_an_alias_of_format():
+    assert build_parser().parse_args(["render", "-d", "mermaid"]).format == "mermaid"
+    assert build_parser().parse_args(["render", "--display-mode", "by-process"]).format == "by-process"
+
+
+@pytest.mark.parametrize("args", [["--window", "soon"], ["-f", "pdf"]])
+def test_usage_errors_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["render"] + args)
+    assert info.value.code == 2
+
+
+# any byte string: either events, or the documented ParseError -- nothing else
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300) | st.lists(st.sampled_from([GOOD, b"{", b"}\n", b'{"Exit":', b"\n", b"\xff",
+                                                            b'{"Lost":{"timestamp":1,"count":2}}\n']))
+       .map(b"".join))
+@example(b"\xef\xbb\xbf" + GOOD)
+def test_any_bytes_give_events_or_a_parse_error(data):
+    try:
+        for _ in decode_lines(read_line_batches(io.BytesIO(data), chunk_size=7), source="x", warn=lambda m: None):
+            pass
+    except ParseError as err:
+        assert str(err).startswith("x:") and "\n" not in str(err)
+    try:
+        for _ in keyed_line_batches(read_chunks(io.BytesIO(data), chunk_size=5), source="x"):
+            pass
+    except ParseError as err:
+        assert str(err).startswith("x:") and "\n" not in str(err)
+
+
+def _proctrace(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "proctrace", *args], cwd=ROOT, **kwargs)
+
+
+def test_version_and_help_run_as_a_module():
+    out = subprocess.run([sys.executable, "-m", "proctrace", "--version"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("proctrace ")
+    for sub in ("record", "sort", "render"):
+        assert subprocess.run([sys.executable, "-m", "proctrace", sub, "-h"], cwd=ROOT,
+                              capture_output=True).returncode == 0
+
+
+def test_closed_output_pipe_ends_quietly(tmp_path):
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"".join(b'{"Lost":{"timestamp":%d,"count":1}}\n' % i for i in range(200_000)))
+    for args in (["sort"], ["render"], ["render", "-f", "by-process"]):
+        proc = _proctrace(*args, "-i", str(big), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait() == 141 and b"Traceback" not in err and b"error" not in err, (args, err)
+
+
+def test_ctrl_c_ends_quietly_with_130():
+    proc = _proctrace("sort", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(GOOD)
+    proc.stdin.flush()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130 and err == b""

@@ -1,0 +1,75 @@
+"""Golden tests: every recording under data/recordings/ through every renderer.
+
+The expected output is tests/golden/<format>/<recording>.expected; a missing
+or different file fails.  After a deliberate change, regenerate with
+`pytest --update-golden` and review the diff in the commit.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from proctrace.cli import main
+from proctrace.events import Exec, Exit, Fork
+from proctrace.render import RENDERERS
+from proctrace.render.mermaid import command_label, escape_label, render as render_mermaid
+
+HERE = Path(__file__).parent
+RECORDINGS = sorted((HERE / "data" / "recordings").glob("*.jsonl"))
+CASES = [(fmt, rec) for fmt in sorted(RENDERERS) for rec in RECORDINGS]
+
+
+@pytest.mark.parametrize("fmt, recording", CASES, ids=[f"{f}--{r.stem}" for f, r in CASES])
+def test_golden(fmt, recording, tmp_path, update_golden, capsys):
+    out = tmp_path / "out"
+    assert main(["render", "-f", fmt, "-i", str(recording), "-o", str(out)]) == 0
+    expected = HERE / "golden" / fmt / (recording.stem + ".expected")
+    if update_golden:
+        expected.parent.mkdir(parents=True, exist_ok=True)
+        expected.write_bytes(out.read_bytes())
+    assert expected.exists(), f"no golden file {expected}: run pytest --update-golden and review it"
+    assert out.read_bytes() == expected.read_bytes()
+
+
+def test_every_process_is_a_task_in_tree_order():
+    events = [Fork(0, 1, 2, 1), Exec(1, 2, 1, 2, ("a",)), Fork(2, 2, 3, 2), Fork(3, 1, 4, 1),
+              Fork(4, 3, 5, 2), Exit(5, 5, 3, 2), Exit(6, 3, 2, 2), Exit(7, 2, 1, 2), Exit(8, 4, 1, 1)]
+    text = "".join(render_mermaid(events, warn=pytest.fail))
+    tasks = [line.split(" (pid ")[1].split(",")[0] for line in text.splitlines() if "(pid " in line]
+    assert tasks == ["2", "3", "5", "4"]
+
+
+def test_reused_pid_is_a_new_process():
+    events = [Fork(0, 1, 2, 1), Exit(1, 2, 1, 2), Fork(2, 1, 2, 1), Exec(3, 2, 1, 2, ("b",)), Exit(4, 2, 1, 2)]
+    text = "".join(render_mermaid(events, warn=pytest.fail))
+    assert text.count("(pid 2,") == 2
+
+
+@pytest.mark.parametrize("label, escaped", [
+    ("curl http://x", "curl http#58;//x"),
+    ("%CPU", "#37;CPU"),
+    ("a #42; b", "a #35;42#59; b"),
+    ("Section one", "#83;ection one"),
+    ("2024-01-02 build", "#50;024-01-02 build"),
+    ("click me", "#99;lick me"),
+    ("plain <b>&", "plain <b>&"),
+])
+def test_escape_label(label, escaped):
+    assert escape_label(label) == escaped
+
+
+def test_command_label_is_readable_and_bounded():
+    assert command_label(["/nix/store/zzmqcgd2vrql9656a2fkwk948r38mgai-coreutils-9.3/bin/dirname", "--", "x"]) \
+        == "<store>/dirname -- x"
+    assert command_label(["sh", "-c", "echo 'hi'", ""]) == "sh -c 'echo '\\''hi'\\''' ''"
+    assert command_label(["a\nb", b"\xff".decode("utf-8", "surrogateescape")]) == "'a\\nb' \\xff"
+    long = command_label(["x" * 300], limit=100)
+    assert len(long) == 100 and "…" in long
+
+
+def test_oversized_chart_is_reported():
+    events = [Fork(i, 1, 10 + i, 1) for i in range(1000)]
+    warnings = []
+    text = "".join(render_mermaid(events, warn=warnings.append))
+    assert len(text) > 50_000
+    assert len(warnings) == 1 and "maxTextSize" in warnings[0]
