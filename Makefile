@@ -28,7 +28,7 @@ bench:
 	$(PYTHON) benchmarks/run.py $(BENCH_ARGS)
 
 demo:
-	$(PYTHON) tests/workloads/demo.py --out $(DEMO_DIR)
+	$(PYTHON) tests/demo/demo.py --out $(DEMO_DIR)
 
 install:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
