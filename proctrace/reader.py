@@ -8,21 +8,20 @@ waiting for a full megabyte.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator, List, Tuple
+from typing import BinaryIO, Iterable, Iterator, List, Tuple
 
-__all__ = ["read_chunks", "read_line_batches"]
+__all__ = ["read_chunks", "split_lines", "read_line_batches"]
 
 CHUNK_SIZE = 1 << 20
 
 
-def read_chunks(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[Tuple[int, bytes]]:
-    """Yield (number of the first line, bytes of whole lines) pairs.
+def read_chunks(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """Yield chunks of whole lines.
 
     Every chunk but the last ends with a newline; the last one holds a final
     line that has none, if the input ends without one.
     """
     read = getattr(stream, "read1", stream.read)
-    lineno = 1
     rest = b""
     while True:
         data = read(chunk_size)
@@ -35,17 +34,22 @@ def read_chunks(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[T
             rest = data
             continue
         rest = data[cut:]
-        body = data[:cut] if rest else data
-        yield lineno, body
-        lineno += body.count(b"\n")
+        yield data[:cut] if rest else data
     if rest:
-        yield lineno, rest
+        yield rest
 
 
-def read_line_batches(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[Tuple[int, List[bytes]]]:
-    """Yield (number of the first line, list of lines without their newline)."""
-    for lineno, body in read_chunks(stream, chunk_size=chunk_size):
+def split_lines(chunks: Iterable[bytes]) -> Iterator[Tuple[int, List[bytes]]]:
+    """Chunks -> (number of the first line, list of lines without their newline)."""
+    lineno = 1
+    for body in chunks:
         lines = body.split(b"\n")
         if body.endswith(b"\n"):
             lines.pop()
         yield lineno, lines
+        lineno += len(lines)
+
+
+def read_line_batches(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[Tuple[int, List[bytes]]]:
+    """Yield (number of the first line, list of lines without their newline)."""
+    return split_lines(read_chunks(stream, chunk_size=chunk_size))

@@ -62,16 +62,19 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
             continue
         keys = list(keys)
         items = list(items)
-        already_sorted = keys == sorted(keys)
-        if held_keys and already_sorted and held_keys[-1] <= keys[0]:
+        if keys != sorted(keys):
+            keys, items = _reorder(keys, items)
+        if held_keys and keys[0] < held_keys[-1]:
+            # Only the held tail that the batch overlaps needs merging: with
+            # bounded disorder that is a few events, not the whole window.
+            start = bisect_right(held_keys, keys[0])
+            tail_keys, tail = _reorder(held_keys[start:] + keys, held[start:] + items)
+            del held_keys[start:], held[start:]
+            held_keys += tail_keys
+            held += tail
+        else:
             held_keys += keys
             held += items
-        elif held_keys:
-            held_keys, held = _reorder(held_keys + keys, held + items)
-        elif already_sorted:
-            held_keys, held = keys, items
-        else:
-            held_keys, held = _reorder(keys, items)
         previous_newest = newest
         newest = held_keys[-1] if newest is None else max(newest, held_keys[-1])
         if window_ns is None:
@@ -94,19 +97,21 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
         yield held
 
 
-def keyed_line_batches(chunks: Iterable[Tuple[int, bytes]], *, source: str) -> Iterator[Tuple[List[int], List[bytes]]]:
-    """(first line number, chunk of lines) -> (timestamps, lines) for sort_batches.
+def keyed_line_batches(chunks: Iterable[bytes], *, source: str) -> Iterator[Tuple[List[int], List[bytes]]]:
+    """Chunks of whole lines -> (timestamps, lines) for sort_batches.
 
     Only the timestamp is read; the lines themselves pass through untouched.
     A line without a readable timestamp raises ParseError naming it.
     """
-    for lineno, body in chunks:
+    lineno = 1
+    for body in chunks:
         lines = body.split(b"\n")
         if body.endswith(b"\n"):
             lines.pop()
         keys = timestamps_of(body)
+        first, lineno = lineno, lineno + len(lines)
         if len(keys) != len(lines):
-            keys, lines = _keys_one_by_one(lines, lineno, source)
+            keys, lines = _keys_one_by_one(lines, first, source)
         yield keys, lines
 
 
