@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 from contextlib import nullcontext
-from itertools import chain
 from typing import Callable, Iterable, Iterator, List, Optional
 
 from proctrace import __version__
@@ -160,31 +159,31 @@ def _sort(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _count_lost(events: Iterable, warn: Callable[[str], None]) -> Iterator:
-    from proctrace.events import Lost
+def _count_lost(batches: Iterable[list], warn: Callable[[str], None]) -> Iterator[list]:
+    from proctrace.events import Lost, as_event
     lost = 0
-    for event in events:
-        if isinstance(event, Lost):
-            lost += event.count
-        yield event
+    for batch in batches:
+        for record in batch:
+            if record.startswith(b'{"Lost"') if type(record) is bytes else isinstance(record, Lost):
+                lost += as_event(record).count
+        yield batch
     if lost:
         warn(f"the recording is incomplete: the kernel lost {lost} events")
 
 
 def _render(args: argparse.Namespace) -> int:
-    from proctrace.events import decode_lines, merge_legacy
-    from proctrace.reader import read_line_batches
+    from proctrace.events import merge_legacy, read_records
+    from proctrace.reader import read_chunks
     from proctrace.render import get_renderer
     from proctrace.sort import SortStats, sort_batches
     renderer = get_renderer(args.format)
     source = _name(args.input)
     stats = SortStats()
     with _open_input(args.input) as stream, _open_output(args.output) as out:
-        batches = _require_events(decode_lines(read_line_batches(stream), source=source, warn=_warn), source)
-        ordered = chain.from_iterable(sort_batches(batches, window_ns=args.window, stats=stats))
-        events = _count_lost(merge_legacy(ordered), _warn)
-        for text in renderer.render(events, warn=_warn):
-            _write(out, text.encode("utf-8", "surrogateescape"))
+        batches = _require_events(read_records(read_chunks(stream), source=source, warn=_warn), source)
+        ordered = sort_batches(batches, window_ns=args.window, stats=stats)
+        for data in renderer.render(_count_lost(merge_legacy(ordered), _warn), warn=_warn):
+            _write(out, data)
             if args.line_buffered:
                 out.flush()
         out.flush()

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import re
+from operator import itemgetter
 from dataclasses import dataclass, fields
-from typing import Callable, Iterable, Iterator, Optional, Tuple, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 __all__ = [
     "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
     "ProctraceError", "ParseError", "TracerError",
-    "to_json", "from_json", "decode_lines", "merge_legacy", "timestamps_of",
+    "to_json", "from_json", "read_records", "as_event", "as_line", "merge_legacy", "timestamps_of",
     "timestamp_of_line", "UnknownKind",
 ]
 
@@ -252,57 +253,126 @@ def from_json(line: Union[str, bytes]):
     return cls(**values)
 
 
-def decode_lines(batches: Iterable[Tuple[int, list]], *, source: str,
-                 warn: Callable[[str], None]) -> Iterator[tuple]:
-    """(first line number, lines) batches -> (keys, records) batches for the sorter.
+def _decode_one(line: bytes, lineno: int, source: str, warned: set, warn: Callable[[str], None]):
+    """One line the fast path did not accept -> a record, None (skip), or ParseError."""
+    try:
+        return from_json(line)
+    except UnknownKind as unknown:
+        if unknown.kind not in warned:
+            warned.add(unknown.kind)
+            warn(f"{source}:{lineno}: skipping events of unknown kind {unknown.kind!r}")
+        return None
+    except ValueError as err:
+        raise ParseError(source, lineno, str(err)) from None
 
+
+def read_records(chunks: Iterable[bytes], *, source: str,
+                 warn: Callable[[str], None]) -> Iterator[Tuple[List[int], list]]:
+    """Chunks of whole lines -> (timestamps, records) batches for the sorter.
+
+    A record is the line itself (bytes) when it is in the exact form to_json
+    writes, which one regex pass over the chunk checks in C; any other line
+    (the original's formats, other field orders) is decoded by from_json.
     Blank lines are skipped (by-process output has them).  A bad line raises
-    ParseError; an unknown kind is skipped with one warning per kind, so a newer
-    recorder's extra events do not stop an older renderer.
+    ParseError; an unknown kind is skipped with one warning per kind, so a
+    newer recorder's extra events do not stop an older renderer.
     """
-    warned = set()
-    for first, lines in batches:
+    warned: set = set()
+    lineno = 1
+    for body in chunks:
+        lines = body.split(b"\n")
+        if body.endswith(b"\n"):
+            lines.pop()
+        first, lineno = lineno, lineno + len(lines)
+        matches = _CANONICAL.findall(body) if body.isascii() or _is_utf8(body) else ()
+        if len(matches) == len(lines):
+            yield list(map(int, map(_TS_GROUP, matches))), lines
+            continue
         keys, records = [], []
-        for lineno, line in enumerate(lines, first):
+        for number, line in enumerate(lines, first):
             if not line.strip():
                 continue
-            try:
-                record = from_json(line)
-            except UnknownKind as unknown:
-                if unknown.kind not in warned:
-                    warned.add(unknown.kind)
-                    warn(f"{source}:{lineno}: skipping events of unknown kind {unknown.kind!r}")
-                continue
-            except ValueError as err:
-                raise ParseError(source, lineno, str(err)) from None
+            record = line if _CANONICAL.fullmatch(line) and _is_utf8(line) else \
+                _decode_one(line, number, source, warned, warn)
             if record is not None:
-                keys.append(record.timestamp)
+                keys.append(record.timestamp if not isinstance(record, bytes) else
+                            int(_TS_GROUP(_CANONICAL.fullmatch(line).groups())))
                 records.append(record)
         if records:
             yield keys, records
 
 
-def merge_legacy(records: Iterable) -> Iterator[Event]:
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def as_event(record) -> Event:
+    """A record from read_records -> an Event (decoding a canonical line)."""
+    if not isinstance(record, bytes):
+        return record
+    (kind, body), = json.loads(record).items()
+    if kind == "Exec":
+        body["cmdline"] = tuple(body["cmdline"])
+    return KINDS[kind](**body)
+
+
+def as_line(record) -> bytes:
+    """A record from read_records -> its canonical JSON line, without newline."""
+    return record if isinstance(record, bytes) else to_json(record).encode("utf-8")
+
+
+def merge_legacy(batches: Iterable[list]) -> Iterator[list]:
     """Fold the original's ExecArgs/ExecFilename into the Exec they follow.
 
     The original wrote an Exec, then an ExecArgs with the same pid and
     timestamp holding the arguments as one space-joined string; it fills in
     the cmdline when the Exec's is empty (splitting on spaces: the best that
     string allows).  Needs timestamp order, which keeps the Exec first.
+    Works on batches of records (canonical lines or events); a batch's last
+    Exec waits for the next batch, which may hold its ExecArgs.
     """
+    carry: list = []
+    for batch in batches:
+        if carry:
+            batch = carry + batch
+            carry = []
+        if any(type(record) in _LEGACY_TYPES for record in batch):
+            batch = list(_merge_flat(batch))
+        if batch and _is_exec(batch[-1]):
+            carry.append(batch.pop())
+        if batch:
+            yield batch
+    if carry:
+        yield carry
+
+
+_LEGACY_TYPES = (ExecArgs, ExecFilename)
+
+
+def _is_exec(record) -> bool:
+    return isinstance(record, Exec) or (type(record) is bytes and record.startswith(b'{"Exec"'))
+
+
+def _merge_flat(records: list) -> Iterator:
     pending = None
     for record in records:
-        if isinstance(record, (ExecArgs, ExecFilename)):
-            if pending is not None and (pending.pid, pending.timestamp) == (record.pid, record.timestamp):
-                if isinstance(record, ExecArgs) and not pending.cmdline and record.args:
-                    pending = _replace_exec(pending, cmdline=tuple(record.args.split(" ")))
-                elif isinstance(record, ExecFilename) and pending.filename is None:
-                    pending = _replace_exec(pending, filename=record.filename)
+        if type(record) in _LEGACY_TYPES:
+            if pending is not None:
+                pending = as_event(pending)
+                if (pending.pid, pending.timestamp) == (record.pid, record.timestamp):
+                    if isinstance(record, ExecArgs) and not pending.cmdline and record.args:
+                        pending = _replace_exec(pending, cmdline=tuple(record.args.split(" ")))
+                    elif isinstance(record, ExecFilename) and pending.filename is None:
+                        pending = _replace_exec(pending, filename=record.filename)
             continue
         if pending is not None:
             yield pending
             pending = None
-        if isinstance(record, Exec):
+        if _is_exec(record):
             pending = record
         else:
             yield record
@@ -354,3 +424,34 @@ def timestamp_of_line(line: bytes) -> int:
     if type(stamp) is not int or stamp < 0:
         raise ValueError(f"{kind} field 'timestamp' must be a non-negative integer, not {json.dumps(stamp)[:40]}")
     return stamp
+
+
+# The exact form to_json writes, kind by kind: a line that matches is valid
+# (right fields, types and JSON string syntax), so it needs no decoding to be
+# passed on.  One findall over a chunk checks every line in C.
+_N = rb"(?:0|[1-9][0-9]*)"
+_S = rb'"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"'
+_PIDS = rb'"pid":%(N)s,"ppid":%(N)s,"pgid":%(N)s'
+_REST = [
+    (b"Fork", rb'"parent_pid":%(N)s,"child_pid":%(N)s,"parent_pgid":%(N)s'),
+    (b"Exec", _PIDS + rb',"cmdline":\[(?:%(S)s(?:,%(S)s)*)?\](?:,"filename":%(S)s)?(?:,"sid":%(N)s)?'
+                      rb'(?:,"cmdline_truncated":true)?'),
+    (b"Exit", _PIDS + rb'(?:,"sid":%(N)s)?(?:,"exit_code":%(N)s,"signal":null|,"exit_code":null,"signal":%(N)s)?'),
+    (b"SetSID", _PIDS + rb',"sid":%(N)s'),
+    (b"SetPGID", _PIDS),
+    (b"Lost", rb'"count":%(N)s'),
+]
+
+
+def _canonical_pattern() -> bytes:
+    # the kind's name selects its fields through conditional groups
+    kinds = b"|".join(b"(?P<%s>%s)" % (kind.lower(), kind) for kind, _ in _REST)
+    rest = b""
+    for kind, fields_re in reversed(_REST):
+        rest = fields_re if not rest else b"(?(%s)%s|%s)" % (kind.lower(), fields_re, rest)
+    pattern = rb'^\{"(?:' + kinds + rb')":\{"timestamp":(0|[1-9][0-9]*),' + rest + rb"\}\}$"
+    return pattern % {b"N": _N, b"S": _S}
+
+
+_CANONICAL = re.compile(_canonical_pattern(), re.M)
+_TS_GROUP = itemgetter(len(_REST))

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from proctrace.cli import build_parser, main
-from proctrace.events import ParseError, decode_lines
-from proctrace.reader import read_chunks, read_line_batches
+from proctrace.events import ParseError, read_records
+from proctrace.reader import read_chunks
 from proctrace.sort import keyed_line_batches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,7 @@ def test_usage_errors_exit_2(args, capsys):
 @example(b"\xef\xbb\xbf" + GOOD)
 def test_any_bytes_give_events_or_a_parse_error(data):
     try:
-        for _ in decode_lines(read_line_batches(io.BytesIO(data), chunk_size=7), source="x", warn=lambda m: None):
+        for _ in read_records(read_chunks(io.BytesIO(data), chunk_size=7), source="x", warn=lambda m: None):
             pass
     except ParseError as err:
         assert str(err).startswith("x:") and "\n" not in str(err)

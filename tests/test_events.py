@@ -53,8 +53,14 @@ def test_exec_args_fill_an_empty_cmdline():
                from_json('{"Exec":{"timestamp":6,"pid":2,"ppid":1,"pgid":2,"cmdline":["true"]}}'),
                from_json('{"ExecArgs":{"timestamp":6,"pid":2,"args":"ignored since cmdline is there"}}'),
                Lost(7, 3)]
-    assert list(merge_legacy(records)) == [
-        Exec(5, 2, 1, 2, ("/bin/bash", "-c", "true")), Exec(6, 2, 1, 2, ("true",)), Lost(7, 3)]
+    expected = [Exec(5, 2, 1, 2, ("/bin/bash", "-c", "true")), Exec(6, 2, 1, 2, ("true",)), Lost(7, 3)]
+    assert [r for batch in merge_legacy([records]) for r in batch] == expected
+    # an Exec at the end of one batch still gets the ExecArgs that starts the next
+    split = [records[:1], records[1:3], records[3:]]
+    assert [r for batch in merge_legacy(split) for r in batch] == expected
+    # canonical lines (bytes) are decoded only when an ExecArgs needs them
+    as_bytes = [to_json(records[0]).encode()] + records[1:]
+    assert [r for batch in merge_legacy([as_bytes]) for r in batch] == expected
 
 
 def test_unknown_kind_is_reported_as_such():

@@ -34,14 +34,14 @@ def test_golden(fmt, recording, tmp_path, update_golden, capsys):
 def test_every_process_is_a_task_in_tree_order():
     events = [Fork(0, 1, 2, 1), Exec(1, 2, 1, 2, ("a",)), Fork(2, 2, 3, 2), Fork(3, 1, 4, 1),
               Fork(4, 3, 5, 2), Exit(5, 5, 3, 2), Exit(6, 3, 2, 2), Exit(7, 2, 1, 2), Exit(8, 4, 1, 1)]
-    text = "".join(render_mermaid(events, warn=pytest.fail))
+    text = b"".join(render_mermaid([events], warn=pytest.fail)).decode()
     tasks = [line.split(" (pid ")[1].split(",")[0] for line in text.splitlines() if "(pid " in line]
     assert tasks == ["2", "3", "5", "4"]
 
 
 def test_reused_pid_is_a_new_process():
     events = [Fork(0, 1, 2, 1), Exit(1, 2, 1, 2), Fork(2, 1, 2, 1), Exec(3, 2, 1, 2, ("b",)), Exit(4, 2, 1, 2)]
-    text = "".join(render_mermaid(events, warn=pytest.fail))
+    text = b"".join(render_mermaid([events], warn=pytest.fail)).decode()
     assert text.count("(pid 2,") == 2
 
 
@@ -70,6 +70,6 @@ def test_command_label_is_readable_and_bounded():
 def test_oversized_chart_is_reported():
     events = [Fork(i, 1, 10 + i, 1) for i in range(1000)]
     warnings = []
-    text = "".join(render_mermaid(events, warn=warnings.append))
+    text = b"".join(render_mermaid([events], warn=warnings.append)).decode()
     assert len(text) > 50_000
     assert len(warnings) == 1 and "maxTextSize" in warnings[0]

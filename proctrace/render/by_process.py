@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Iterable, Iterator, List
 
-from proctrace.events import Exit, Fork, Lost, to_json
+from itertools import chain
+
+from proctrace.events import Exit, Fork, Lost, as_event, as_line
 
 __all__ = ["render", "DESCRIPTION", "STREAMING"]
 
@@ -18,12 +20,13 @@ DESCRIPTION = "JSON lines grouped by process, a blank line between processes"
 STREAMING = False
 
 
-def render(events: Iterable, *, warn: Callable[[str], None]) -> Iterator[str]:
-    """Events -> JSON lines, grouped by process."""
-    groups: List[List[str]] = []
-    current: Dict[object, List[str]] = {}   # pid (or "lost") -> its open group
-    ended = set()                           # pids whose group saw an Exit
-    for event in events:
+def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
+    """Batches of records -> JSON lines, grouped by process."""
+    groups: List[List[bytes]] = []
+    current: Dict[object, List[bytes]] = {}  # pid (or "lost") -> its open group
+    ended = set()                            # pids whose group saw an Exit
+    for record in chain.from_iterable(batches):
+        event = as_event(record)
         if isinstance(event, Lost):
             key = "lost"
         else:
@@ -33,10 +36,10 @@ def render(events: Iterable, *, warn: Callable[[str], None]) -> Iterator[str]:
             group = current[key] = []
             groups.append(group)
             ended.discard(key)
-        group.append(to_json(event))
+        group.append(as_line(record))
         if isinstance(event, Exit):
             ended.add(key)
     for index, group in enumerate(groups):
         if index:
-            yield "\n"
-        yield "\n".join(group) + "\n"
+            yield b"\n"
+        yield b"\n".join(group) + b"\n"

@@ -18,6 +18,9 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Iterator, List
 
+from itertools import chain
+
+from proctrace.events import as_event
 from proctrace.model import Process, Recording, fold_processes
 
 __all__ = ["render", "DESCRIPTION", "STREAMING", "MAX_TEXT_SIZE", "escape_label", "command_label"]
@@ -164,12 +167,12 @@ def _chart(recording: Recording) -> Iterator[str]:
             yield _task(label, "active", step.timestamp, until, origin)
 
 
-def render(events: Iterable, *, warn: Callable[[str], None]) -> Iterator[str]:
-    """Events in timestamp order -> the text of a Mermaid gantt chart."""
-    recording = fold_processes(events)
+def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
+    """Batches of records in timestamp order -> the text of a Mermaid gantt chart."""
+    recording = fold_processes(map(as_event, chain.from_iterable(batches)))
     text = "\n".join(_chart(recording)) + "\n"
     if len(text) > MAX_TEXT_SIZE:
         warn(f"the chart is {len(text)} characters; Mermaid refuses more than {MAX_TEXT_SIZE} "
              f"by default and draws an error instead: raise maxTextSize in your Mermaid "
              f"configuration, or render a part of the recording")
-    yield text
+    yield text.encode("utf-8")

@@ -1,14 +1,15 @@
 """The events in timestamp order as JSON lines: the canonical form of a recording.
 
-Legacy kinds of the original (ExecFull, ExecArgs, ...) come out as the Exec
-events they describe, so the output is always in the current format.
+Lines already in canonical form pass through as they are; legacy kinds of
+the original (ExecFull, ExecArgs, ...) come out as the Exec events they
+describe, so the output is always in the current format.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-from proctrace.events import to_json
+from proctrace.events import as_line
 
 __all__ = ["render", "DESCRIPTION", "STREAMING"]
 
@@ -16,7 +17,7 @@ DESCRIPTION = "every event in timestamp order, as JSON lines (the default)"
 STREAMING = True
 
 
-def render(events: Iterable, *, warn: Callable[[str], None]) -> Iterator[str]:
-    """Events -> JSON lines."""
-    for event in events:
-        yield to_json(event) + "\n"
+def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
+    """Batches of records -> JSON lines, a batch at a time."""
+    for batch in batches:
+        yield b"\n".join(map(as_line, batch)) + b"\n"
