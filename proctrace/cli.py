@@ -159,18 +159,6 @@ def _sort(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _count_lost(batches: Iterable[list], warn: Callable[[str], None]) -> Iterator[list]:
-    from proctrace.events import Lost, as_event
-    lost = 0
-    for batch in batches:
-        for record in batch:
-            if record.startswith(b'{"Lost"') if type(record) is bytes else isinstance(record, Lost):
-                lost += as_event(record).count
-        yield batch
-    if lost:
-        warn(f"the recording is incomplete: the kernel lost {lost} events")
-
-
 def _render(args: argparse.Namespace) -> int:
     from proctrace.events import merge_legacy, read_records
     from proctrace.reader import read_chunks
@@ -179,14 +167,17 @@ def _render(args: argparse.Namespace) -> int:
     renderer = get_renderer(args.format)
     source = _name(args.input)
     stats = SortStats()
+    lost = []
     with _open_input(args.input) as stream, _open_output(args.output) as out:
-        batches = _require_events(read_records(read_chunks(stream), source=source, warn=_warn), source)
-        ordered = sort_batches(batches, window_ns=args.window, stats=stats)
-        for data in renderer.render(_count_lost(merge_legacy(ordered), _warn), warn=_warn):
+        records = read_records(read_chunks(stream), source=source, warn=_warn, on_lost=lost.append)
+        ordered = sort_batches(_require_events(records, source), window_ns=args.window, stats=stats)
+        for data in renderer.render(merge_legacy(ordered), warn=_warn):
             _write(out, data)
             if args.line_buffered:
                 out.flush()
         out.flush()
+    if lost:
+        _warn(f"the recording is incomplete: the kernel lost {sum(lost)} events")
     _report_late(stats, args.window)
     return EXIT_OK
 

@@ -266,8 +266,8 @@ def _decode_one(line: bytes, lineno: int, source: str, warned: set, warn: Callab
         raise ParseError(source, lineno, str(err)) from None
 
 
-def read_records(chunks: Iterable[bytes], *, source: str,
-                 warn: Callable[[str], None]) -> Iterator[Tuple[List[int], list]]:
+def read_records(chunks: Iterable[bytes], *, source: str, warn: Callable[[str], None],
+                 on_lost: Callable[[int], None] = lambda count: None) -> Iterator[Tuple[List[int], list]]:
     """Chunks of whole lines -> (timestamps, records) batches for the sorter.
 
     A record is the line itself (bytes) when it is in the exact form to_json
@@ -275,7 +275,8 @@ def read_records(chunks: Iterable[bytes], *, source: str,
     (the original's formats, other field orders) is decoded by from_json.
     Blank lines are skipped (by-process output has them).  A bad line raises
     ParseError; an unknown kind is skipped with one warning per kind, so a
-    newer recorder's extra events do not stop an older renderer.
+    newer recorder's extra events do not stop an older renderer.  `on_lost`
+    hears the count of every Lost event read, so the caller can warn.
     """
     warned: set = set()
     lineno = 1
@@ -286,6 +287,10 @@ def read_records(chunks: Iterable[bytes], *, source: str,
         first, lineno = lineno, lineno + len(lines)
         matches = _CANONICAL.findall(body) if body.isascii() or _is_utf8(body) else ()
         if len(matches) == len(lines):
+            if b'{"Lost"' in body:
+                for line in lines:
+                    if line.startswith(b'{"Lost"'):
+                        on_lost(as_event(line).count)
             yield list(map(int, map(_TS_GROUP, matches))), lines
             continue
         keys, records = [], []
@@ -294,10 +299,17 @@ def read_records(chunks: Iterable[bytes], *, source: str,
                 continue
             record = line if _CANONICAL.fullmatch(line) and _is_utf8(line) else \
                 _decode_one(line, number, source, warned, warn)
-            if record is not None:
-                keys.append(record.timestamp if not isinstance(record, bytes) else
-                            int(_TS_GROUP(_CANONICAL.fullmatch(line).groups())))
-                records.append(record)
+            if record is None:
+                continue
+            if isinstance(record, bytes):
+                keys.append(int(_TS_GROUP(_CANONICAL.fullmatch(line).groups())))
+                record_event = as_event(record) if line.startswith(b'{"Lost"') else None
+            else:
+                keys.append(record.timestamp)
+                record_event = record
+            if isinstance(record_event, Lost):
+                on_lost(record_event.count)
+            records.append(record)
         if records:
             yield keys, records
 
@@ -340,7 +352,7 @@ def merge_legacy(batches: Iterable[list]) -> Iterator[list]:
         if carry:
             batch = carry + batch
             carry = []
-        if any(type(record) in _LEGACY_TYPES for record in batch):
+        if not _LEGACY_SET.isdisjoint(map(type, batch)):
             batch = list(_merge_flat(batch))
         if batch and _is_exec(batch[-1]):
             carry.append(batch.pop())
@@ -351,6 +363,7 @@ def merge_legacy(batches: Iterable[list]) -> Iterator[list]:
 
 
 _LEGACY_TYPES = (ExecArgs, ExecFilename)
+_LEGACY_SET = frozenset(_LEGACY_TYPES)
 
 
 def _is_exec(record) -> bool:
