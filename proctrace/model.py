@@ -5,40 +5,58 @@ when it started, what it ran (each exec), how and when it ended, who its
 parent and children are.  A pid can be reused within one recording, so a
 process is identified by its pid *and* its place in time: a Fork or Exec for
 a pid whose process already exited starts a new one.
+
+A tree needs every event before it can be drawn, so what is kept per
+process is small: objects with __slots__, and each exec's record kept as it
+came (usually its JSON line) and decoded only when its command is asked for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from proctrace.events import Exec, Exit, Fork, Lost, SetPGID, SetSID
+from proctrace.events import fields_of
 
 __all__ = ["Process", "ExecStep", "Recording", "fold_processes"]
 
 
-@dataclass
 class ExecStep:
-    timestamp: int
-    cmdline: Tuple[str, ...]
-    filename: Optional[str]
-    truncated: bool = False
+    """One exec of a process; its argv is decoded from the record on demand."""
+
+    __slots__ = ("timestamp", "_record")
+
+    def __init__(self, timestamp: int, record):
+        self.timestamp = timestamp
+        self._record = record
+
+    @property
+    def cmdline(self) -> Tuple[str, ...]:
+        return tuple(fields_of(self._record)[1]["cmdline"])
+
+    @property
+    def truncated(self) -> bool:
+        return bool(fields_of(self._record)[1].get("cmdline_truncated"))
 
 
-@dataclass
 class Process:
-    pid: int
-    ppid: Optional[int]
-    start_ns: int
-    forked: bool                      # its Fork was seen (else it was running before)
-    parent: Optional["Process"] = None
-    execs: List[ExecStep] = field(default_factory=list)
-    children: List["Process"] = field(default_factory=list)
-    end_ns: Optional[int] = None      # None: no Exit seen
-    exit_code: Optional[int] = None
-    signal: Optional[int] = None
-    pgid: Optional[int] = None
-    sid: Optional[int] = None
+    """One process's life: from its Fork (or first event) to its Exit."""
+
+    __slots__ = ("pid", "ppid", "start_ns", "forked", "parent", "execs", "children",
+                 "end_ns", "exit_code", "signal", "pgid", "sid")
+
+    def __init__(self, pid: int, ppid: Optional[int], start_ns: int, forked: bool):
+        self.pid = pid
+        self.ppid = ppid
+        self.start_ns = start_ns
+        self.forked = forked                  # its Fork was seen (else it ran before)
+        self.parent: Optional[Process] = None
+        self.execs: List[ExecStep] = []
+        self.children: List[Process] = []
+        self.end_ns: Optional[int] = None     # None: no Exit seen
+        self.exit_code: Optional[int] = None
+        self.signal: Optional[int] = None
+        self.pgid: Optional[int] = None
+        self.sid: Optional[int] = None
 
     @property
     def command(self) -> Tuple[str, ...]:
@@ -55,30 +73,34 @@ class Process:
         for step in self.execs:
             if step.timestamp > ns:
                 break
-            current = step.cmdline
+            current = step
         if current is not None:
-            return current
+            return current.cmdline
         return self.parent.command_at(self.start_ns) if self.parent is not None else ()
 
 
-@dataclass
 class Recording:
-    processes: List[Process]          # in order of first appearance
-    roots: List[Process]              # processes whose parent is not in the recording
-    first_ns: int
-    last_ns: int
-    lost: int                         # events the kernel dropped
+    """The processes of a recording, its time span and how many events were lost."""
+
+    __slots__ = ("processes", "roots", "first_ns", "last_ns", "lost")
+
+    def __init__(self, processes: List[Process], roots: List[Process], first_ns: int, last_ns: int, lost: int):
+        self.processes = processes            # in order of first appearance
+        self.roots = roots                    # processes whose parent is not in the recording
+        self.first_ns = first_ns
+        self.last_ns = last_ns
+        self.lost = lost                      # events the kernel dropped
 
 
-def fold_processes(events: Iterable) -> Recording:
-    """Timestamp-ordered events -> the processes they describe."""
+def fold_processes(records: Iterable) -> Recording:
+    """Timestamp-ordered records (events or canonical lines) -> the processes they describe."""
     live: Dict[int, Process] = {}     # pid -> its current process
     processes: List[Process] = []
     first_ns = last_ns = None
     lost = 0
 
     def begin(pid: int, ppid: Optional[int], ts: int, forked: bool) -> Process:
-        proc = Process(pid=pid, ppid=ppid, start_ns=ts, forked=forked)
+        proc = Process(pid, ppid, ts, forked)
         parent = live.get(ppid) if ppid is not None else None
         if parent is not None and parent.end_ns is None:
             proc.parent = parent
@@ -93,31 +115,32 @@ def fold_processes(events: Iterable) -> Recording:
             proc = begin(pid, ppid, ts, forked=False)
         return proc
 
-    for event in events:
-        ts = event.timestamp
+    for record in records:
+        kind, event = fields_of(record)
+        ts = event["timestamp"]
         if first_ns is None:
             first_ns = ts
         last_ns = ts
-        if isinstance(event, Fork):
+        if kind == "Fork":
             # a parent outside the recording (the recorder itself) is not invented
-            begin(event.child_pid, event.parent_pid, ts, forked=True)
-        elif isinstance(event, Exec):
-            proc = current(event.pid, event.ppid, ts)
-            proc.execs.append(ExecStep(ts, event.cmdline, event.filename, event.cmdline_truncated))
-            proc.pgid = event.pgid
-            proc.sid = event.sid if event.sid is not None else proc.sid
-        elif isinstance(event, Exit):
-            proc = current(event.pid, event.ppid, ts)
+            begin(event["child_pid"], event["parent_pid"], ts, forked=True)
+        elif kind == "Exec":
+            proc = current(event["pid"], event["ppid"], ts)
+            proc.execs.append(ExecStep(ts, record))
+            proc.pgid = event["pgid"]
+            proc.sid = event.get("sid") if event.get("sid") is not None else proc.sid
+        elif kind == "Exit":
+            proc = current(event["pid"], event["ppid"], ts)
             proc.end_ns = ts
-            proc.exit_code = event.exit_code
-            proc.signal = event.signal
-            proc.pgid = event.pgid
-        elif isinstance(event, (SetSID, SetPGID)):
-            proc = current(event.pid, event.ppid, ts)
-            proc.pgid = event.pgid
-            if isinstance(event, SetSID):
-                proc.sid = event.sid
-        elif isinstance(event, Lost):
-            lost += event.count
+            proc.exit_code = event.get("exit_code")
+            proc.signal = event.get("signal")
+            proc.pgid = event["pgid"]
+        elif kind in ("SetSID", "SetPGID"):
+            proc = current(event["pid"], event["ppid"], ts)
+            proc.pgid = event["pgid"]
+            if kind == "SetSID":
+                proc.sid = event["sid"]
+        elif kind == "Lost":
+            lost += event["count"]
     roots = [p for p in processes if p.parent is None]
     return Recording(processes, roots, first_ns or 0, last_ns or 0, lost)

@@ -18,9 +18,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Iterator, List
 
-from itertools import chain
+from itertools import chain, islice
 
-from proctrace.events import as_event
 from proctrace.model import Process, Recording, fold_processes
 
 __all__ = ["render", "DESCRIPTION", "STREAMING", "MAX_TEXT_SIZE", "escape_label", "command_label"]
@@ -63,14 +62,15 @@ def _show_unprintable(match: re.Match) -> str:
 
 def command_label(cmdline, *, limit: int = MAX_LABEL) -> str:
     """A readable one-line command: shell-like quoting, store paths shortened, at most `limit` chars."""
-    words = []
-    for arg in cmdline:
-        quote = not arg or NEEDS_QUOTES.search(arg)
-        arg = UNPRINTABLE.sub(_show_unprintable, NIX_STORE.sub("<store>/", arg))
-        if quote:
-            arg = "'" + arg.replace("'", "'\\''") + "'"
-        words.append(arg)
-    text = " ".join(words)
+    text = " ".join(cmdline)
+    if len(text.split()) != len(cmdline) or "'" in text or '"' in text or text.strip() != text:
+        # some argument is empty or holds blanks or quotes: quote those
+        text = " ".join("'" + arg.replace("'", "'\\''") + "'" if not arg or NEEDS_QUOTES.search(arg) else arg
+                        for arg in cmdline)
+    if "/nix/store/" in text:
+        text = NIX_STORE.sub("<store>/", text)
+    if UNPRINTABLE.search(text):
+        text = UNPRINTABLE.sub(_show_unprintable, text)
     if len(text) > limit:
         head = limit * 2 // 3
         text = text[:head] + "…" + text[-(limit - head - 1):]
@@ -169,10 +169,19 @@ def _chart(recording: Recording) -> Iterator[str]:
 
 def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
     """Batches of records in timestamp order -> the text of a Mermaid gantt chart."""
-    recording = fold_processes(map(as_event, chain.from_iterable(batches)))
-    text = "\n".join(_chart(recording)) + "\n"
-    if len(text) > MAX_TEXT_SIZE:
-        warn(f"the chart is {len(text)} characters; Mermaid refuses more than {MAX_TEXT_SIZE} "
+    recording = fold_processes(chain.from_iterable(batches))
+    size = 0
+    lines = _chart(recording)
+    while True:
+        piece = "".join(line + "\n" for line in islice(lines, _LINES_PER_WRITE))
+        if not piece:
+            break
+        size += len(piece)
+        yield piece.encode("utf-8")
+    if size > MAX_TEXT_SIZE:
+        warn(f"the chart is {size} characters; Mermaid refuses more than {MAX_TEXT_SIZE} "
              f"by default and draws an error instead: raise maxTextSize in your Mermaid "
              f"configuration, or render a part of the recording")
-    yield text.encode("utf-8")
+
+
+_LINES_PER_WRITE = 2048
