@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the bpftrace program that would run as root, and exit")
     record.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD",
                         help="the command to record, after --")
-    record.set_defaults(func=_record)
+    record.set_defaults(func=_record, subparser=record)
 
     sort = commands.add_parser(
         "sort", help="sort a recording by timestamp",
@@ -128,11 +128,11 @@ def _require_events(batches: Iterable, source: str) -> Iterator:
     """Pass batches through; an input with no event at all is an error, not an empty result."""
     from proctrace.events import ParseError
     seen = False
-    for batch in batches:
-        seen = True
-        yield batch
+    for keys, items in batches:
+        seen = seen or bool(keys)
+        yield keys, items
     if not seen:
-        raise ParseError(source, 0, "no events: the recording is empty")
+        raise ParseError(source, None, "no events: the recording is empty")
 
 
 def _report_late(stats, window_ns: Optional[int]) -> None:
@@ -190,15 +190,11 @@ def _record(args: argparse.Namespace) -> int:
         return EXIT_OK
     command: List[str] = args.command[1:] if args.command[:1] == ["--"] else args.command
     if bool(command) == (args.pid is not None):
-        raise _UsageError("give either a command after -- or --pid PID")
+        args.subparser.error("give either a command after -- or --pid PID")
     with _open_output(args.output) as out:
         return run_record(command=command, pid=args.pid, output=out, output_is_stdout=args.output == "-",
                           bpftrace_path=args.bpftrace_path, debug=args.debug,
                           follow_orphans=args.follow_orphans, print_script=False, stderr=sys.stderr)
-
-
-class _UsageError(Exception):
-    """A combination of options argparse cannot check by itself."""
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -208,8 +204,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     from proctrace.events import ProctraceError, TracerError
     try:
         return args.func(args)
-    except _UsageError as err:
-        parser.error(str(err))
     except TracerError as err:
         if getattr(args, "debug", False):
             raise
@@ -225,7 +219,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except OSError as err:
-        name = err.filename if err.filename is not None else "output"
+        output = getattr(args, "output", "-")
+        name = err.filename if err.filename is not None else ("<stdout>" if output == "-" else output)
         print(f"proctrace: error: {name}: {err.strerror or err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -34,8 +34,8 @@ class ProctraceError(Exception):
 class ParseError(ProctraceError):
     """A line of a recording that cannot be read; carries where it was."""
 
-    def __init__(self, source: str, lineno: int, reason: str):
-        super().__init__(f"{source}:{lineno}: {reason}")
+    def __init__(self, source: str, lineno: Optional[int], reason: str):
+        super().__init__(f"{source}:{lineno}: {reason}" if lineno is not None else f"{source}: {reason}")
         self.source = source
         self.lineno = lineno
         self.reason = reason
@@ -220,15 +220,21 @@ def from_json(line: Union[str, bytes]):
     Returns an Event, a legacy ExecArgs/ExecFilename record (see merge_legacy),
     or None for kinds that carry nothing (the original's BadExec).
     """
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"not a JSON event: not UTF-8 text (byte {err.start + 1})") from None
     try:
         obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as err:
-        text = line.strip() if isinstance(line, str) else line.strip().decode("utf-8", "replace")
+    except ValueError as err:
+        text = line.strip()
         if not text:
             raise ValueError("empty line") from None
         if text.startswith("{") and not text.endswith("}"):
             raise ValueError("truncated or malformed JSON") from None
-        raise ValueError(f"not a JSON event ({err.__class__.__name__}: {str(err)[:60]})") from None
+        reason = err.msg if isinstance(err, json.JSONDecodeError) else str(err)
+        raise ValueError(f"not a JSON event ({reason[:60]})") from None
     if not isinstance(obj, dict) or len(obj) != 1:
         raise ValueError("an event must be an object with exactly one key naming its kind")
     (kind, body), = obj.items()

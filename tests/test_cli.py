@@ -33,7 +33,8 @@ BAD_FOR_EVERY_COMMAND = [
     (GOOD + b'{"Fork":{"timestamp":2,"parent_pid":1', ":2: truncated or malformed JSON"),
     (GOOD + b'not json\n', ":2: not a JSON event"),
     (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe', ":1: not a JSON event"),
-    (b'', ":0: no events: the recording is empty"),
+    (b"", ": no events: the recording is empty"),
+    (b"\n\n", ": no events: the recording is empty"),
     (GOOD + b'{"Exit":{"pid":3}}\n', ":2: Exit event has no 'timestamp' field"),
 ]
 # sort reads only the timestamp (lines pass through byte for byte); render checks every field
