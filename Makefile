@@ -19,7 +19,7 @@ all:
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet pytest hypothesis
+	$(VENV)/bin/python -m pip install --quiet pytest hypothesis setuptools wheel
 
 test: $(if $(filter $(VENV)/bin/python,$(TEST_PYTHON)),$(VENV)/bin/python)
 	$(TEST_PYTHON) -m pytest -q $(PYTEST_ARGS)
