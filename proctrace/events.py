@@ -14,6 +14,7 @@ See proctrace(5) for the format as users see it.
 from __future__ import annotations
 
 import json
+import json.scanner
 import re
 from operator import itemgetter
 from dataclasses import dataclass, fields
@@ -345,12 +346,13 @@ def fields_of(record) -> Tuple[str, dict]:
     they are decoded without another check.
     """
     if isinstance(record, bytes):
-        (kind, body), = _DECODE(record.decode("utf-8")).items()
+        (kind, body), = _SCAN(record.decode("utf-8"), 0)[0].items()
         return kind, body
     return type(record).__name__, vars(record)
 
 
-_DECODE = json.JSONDecoder().decode
+# The C scanner itself: a checked line needs none of json.loads' wrapping.
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())
 
 
 def as_line(record) -> bytes:

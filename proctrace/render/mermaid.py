@@ -161,7 +161,7 @@ def _chart(recording: Recording) -> Iterator[str]:
             continue
         yield f"    section execs of pid {proc.pid}"
         stop = proc.end_ns if proc.end_ns is not None else end
-        for step, following in zip(proc.execs, proc.execs[1:] + [None]):
+        for step, following in zip(proc.execs, list(proc.execs[1:]) + [None]):
             until = following.timestamp if following is not None else stop
             label = f"{command_label(step.cmdline) or '(empty argv)'} ({_duration(until - step.timestamp)})"
             yield _task(label, "active", step.timestamp, until, origin)
