@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterable, Iterator, List, Tuple
 
 __all__ = ["read_chunks", "split_lines", "read_line_batches"]
 
-CHUNK_SIZE = 1 << 20
+CHUNK_SIZE = 1 << 18
 
 
 def read_chunks(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
