@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+import re
 from operator import itemgetter
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -44,13 +45,47 @@ def _reorder(keys: List[int], items: list) -> Tuple[List[int], list]:
     return list(pick(keys)), list(pick(items))
 
 
+class Run(bytes):
+    """Lines already in key order, kept as the one bytes object they were read in.
+
+    A sorted chunk of a recording (what `record` writes) is held and written
+    whole: no split into lines, no join.  `keys` are its lines' keys.  Should
+    a later batch reach back into it, it is split into lines again.
+    """
+
+    keys: List[int]
+
+
+def _make_run(lines: bytes, keys: List[int]) -> Run:
+    run = Run(lines)
+    run.keys = keys
+    return run
+
+
+def _explode(keys: List[int], items: list) -> Tuple[List[int], list]:
+    """Held keys and items with every Run split back into its lines."""
+    if not any(type(item) is Run for item in items):
+        return keys, items
+    out_keys: List[int] = []
+    out: list = []
+    for key, item in zip(keys, items):
+        if type(item) is Run:
+            out_keys += item.keys
+            out += item.split(b"\n")
+        else:
+            out_keys.append(key)
+            out.append(item)
+    return out_keys, out
+
+
 def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns: Optional[int],
                  stats: Optional[SortStats] = None) -> Iterator[list]:
     """(keys, items) batches in arrival order -> lists of items in key order.
 
     `window_ns=None` means an infinite window: a full sort at the end.  Late
     items (older than something already written) are still written, at the
-    first chance, and counted in `stats`.
+    first chance, and counted in `stats`.  A batch may also be (keys, Run):
+    sorted lines held as one item, under the key of its last line.
     """
     stats = stats if stats is not None else SortStats()
     held_keys: List[int] = []
@@ -60,19 +95,23 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
     for keys, items in batches:
         if not keys:
             continue
-        keys = list(keys)
-        items = list(items)
-        if keys != sorted(keys):
-            keys, items = _reorder(keys, items)
-        if held_keys and keys[0] < held_keys[-1]:
-            # Only the held tail that the batch overlaps needs merging: with
-            # bounded disorder that is a few events, not the whole window.
-            start = bisect_right(held_keys, keys[0])
-            tail_keys, tail = _reorder(held_keys[start:] + keys, held[start:] + items)
-            del held_keys[start:], held[start:]
-            held_keys += tail_keys
-            held += tail
-        else:
+        if type(items) is Run:
+            if (not held_keys or held_keys[-1] <= keys[0]) and (last_written is None or last_written <= keys[0]):
+                held_keys.append(keys[-1])
+                held.append(items)
+                keys = None
+            else:
+                items = items.split(b"\n")
+        if keys is not None:
+            keys = list(keys)
+            items = list(items)
+            if held_keys and keys[0] < held_keys[-1] or keys != sorted(keys):
+                # Only the held tail that the batch overlaps needs merging: with
+                # bounded disorder that is a few events, not the whole window.
+                start = bisect_right(held_keys, min(keys))
+                tail_keys, tail = _explode(held_keys[start:], held[start:])
+                keys, items = _reorder(tail_keys + keys, tail + items)
+                del held_keys[start:], held[start:]
             held_keys += keys
             held += items
         previous_newest = newest
@@ -97,22 +136,35 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
         yield held
 
 
-def keyed_line_batches(chunks: Iterable[bytes], *, source: str) -> Iterator[Tuple[List[int], List[bytes]]]:
-    """Chunks of whole lines -> (timestamps, lines) for sort_batches.
+# {"Exec":{"timestamp":45062404,...}}: the key, found by a literal search.
+# A string value cannot hold it unescaped, so each line has it at most once
+# and a count equal to the line count means each line has it exactly once.
+_KEY = re.compile(rb'\{"timestamp":([0-9]+)')
 
-    Only the timestamp is read; the lines themselves pass through untouched.
-    A line without a readable timestamp raises ParseError naming it.
+
+def keyed_line_batches(chunks: Iterable[bytes], *, source: str) -> Iterator[Tuple[List[int], Sequence[bytes]]]:
+    """Chunks of whole lines -> (timestamps, lines or a Run) for sort_batches.
+
+    Only the timestamp is read, and that a chunk's last line ends its object
+    (a recording cut short is an error, not something to pass on); the lines
+    themselves pass through untouched.  A line without a readable timestamp
+    raises ParseError naming it.
     """
     lineno = 1
     for body in chunks:
-        lines = body.split(b"\n")
-        if body.endswith(b"\n"):
-            lines.pop()
-        keys = timestamps_of(body)
-        first, lineno = lineno, lineno + len(lines)
-        if len(keys) != len(lines):
-            keys, lines = _keys_one_by_one(lines, first, source)
-        yield keys, lines
+        ended = body.endswith(b"\n")
+        text = body[:-1] if ended else body
+        count = text.count(b"\n") + 1
+        first, lineno = lineno, lineno + count
+        keys = list(map(int, _KEY.findall(text)))
+        # a last line cut short (a recorder killed mid-write) must not pass as an event
+        if len(keys) == count and text.endswith(b"}}"):
+            if keys == sorted(keys):
+                yield keys, _make_run(text, keys)
+            else:
+                yield keys, text.split(b"\n")
+            continue
+        yield _keys_one_by_one(text.split(b"\n"), first, source)
 
 
 def _keys_one_by_one(lines: List[bytes], first: int, source: str) -> Tuple[List[int], List[bytes]]:

@@ -77,8 +77,9 @@ def test_unknown_kinds_warn_once_and_go_on(tmp_path, capsys):
 
 def test_late_events_are_written_and_reported(tmp_path, capsys):
     # the filler pushes the late line into a later read of the input
-    filler = [b'{"Lost":{"timestamp":5000000000,"count":1}}\n'] * 40_000
-    lines = [b'{"Lost":{"timestamp":3000000000,"count":1}}\n'] + filler + [b'{"Lost":{"timestamp":1000000000,"count":1}}\n']
+    early = [b'{"Lost":{"timestamp":3000000000,"count":1}}\n'] * 40_000
+    later = [b'{"Lost":{"timestamp":5000000000,"count":1}}\n'] * 40_000
+    lines = early + later + [b'{"Lost":{"timestamp":1000000000,"count":1}}\n']
     status, _ = _run(["sort", "--window", "1s"], tmp_path, b"".join(lines))
     assert status == 0
     assert (tmp_path / "out").read_bytes().count(b"\n") == len(lines)

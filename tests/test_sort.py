@@ -132,3 +132,19 @@ def test_format_duration_rounds_up():
     assert format_duration(1_000_000_001) == "2s"
     assert format_duration(2_500_000) == "3ms"
     assert format_duration(999) == "999ns"
+
+
+@settings(max_examples=200)
+@given(bounded_disorder(), st.integers(1, 400), st.booleans())
+def test_lines_through_the_fast_path_come_out_sorted_and_whole(case, chunk_size, presorted):
+    """Chunks that arrive sorted are held whole (Run) and split only when a later line reaches back."""
+    key_list, window = case
+    if presorted:
+        key_list = sorted(key_list)
+    text = b"".join(b'{"Lost":{"timestamp":%d,"count":%d}}\n' % (key, index) for index, key in enumerate(key_list))
+    batches = keyed_line_batches(read_chunks(io.BytesIO(text), chunk_size=chunk_size), source="x")
+    stats = SortStats()
+    out = b"\n".join(b"\n".join(batch) for batch in sort_batches(batches, window_ns=window, stats=stats) if batch)
+    expected = sorted(text.splitlines(), key=lambda line: int(line.split(b":")[2].split(b",")[0]))
+    assert out.split(b"\n") == expected if key_list else out == b""
+    assert stats.late == 0
