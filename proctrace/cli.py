@@ -7,13 +7,14 @@ and an exit status (see EXIT STATUS in proctrace(1)).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from contextlib import nullcontext
-from typing import Callable, Iterable, Iterator, List, Optional
-
 from proctrace import __version__
+
+TYPE_CHECKING = False  # typing itself costs start-up time (4 ms): for type checkers only
+if TYPE_CHECKING:
+    import argparse
+    from typing import Callable, Iterable, Iterator, List, Optional
 
 __all__ = ["main", "build_parser"]
 
@@ -28,6 +29,7 @@ DEFAULT_WINDOW = "1s"
 
 
 def _window(text: str) -> Optional[int]:
+    import argparse
     from proctrace.sort import parse_duration
     try:
         return parse_duration(text)
@@ -48,6 +50,8 @@ def _add_io(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (the man pages are checked against it)."""
+    import argparse
     from proctrace.render import RENDERERS
     parser = argparse.ArgumentParser(
         prog="proctrace",
@@ -101,11 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _open_input(path: str):
     """The file to read; `-` is standard input, left open for the interpreter to close."""
+    from contextlib import nullcontext
     return nullcontext(sys.stdin.buffer) if path == "-" else open(path, "rb")
 
 
 def _open_output(path: str):
     """The file to write; `-` is standard output, left open for the interpreter to close."""
+    from contextlib import nullcontext
     return nullcontext(sys.stdout.buffer) if path == "-" else open(path, "wb")
 
 
@@ -199,6 +205,11 @@ def _record(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run proctrace with `argv` (default: sys.argv[1:]); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv in (["-V"], ["--version"]):
+        # answered before argparse is imported: scripts call this to probe for us
+        print(f"proctrace {__version__}")
+        return EXIT_OK
     parser = build_parser()
     args = parser.parse_args(argv)
     from proctrace.events import ProctraceError, TracerError
