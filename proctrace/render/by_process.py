@@ -13,10 +13,9 @@ single bytes object once its process exits.
 from __future__ import annotations
 
 import re
-from itertools import chain
-from typing import Callable, Dict, Iterable, Iterator, List
+from typing import Callable, Dict, Iterable, Iterator, List, Tuple
 
-from proctrace.events import Exit, Fork, Lost, as_line
+from proctrace.events import Fork, Lost, as_event, as_line
 
 __all__ = ["render", "DESCRIPTION", "STREAMING"]
 
@@ -25,40 +24,44 @@ STREAMING = False
 
 # {"Fork":{"timestamp":5,"parent_pid":1,"child_pid":2,...  -> (b"Fork", b"2")
 # {"Exit":{"timestamp":6,"pid":2,...                       -> (b"Exit", b"2")
-_KIND_PID = re.compile(rb'\{"([A-Za-z]+)":\{"timestamp":[0-9]+,"(?:parent_pid":[0-9]+,"child_pid|pid)":([0-9]+)')
+# {"Lost":{"timestamp":7,"count":3}}                        -> (b"Lost", b"3"), owner "lost"
+# A string value cannot hold `{"` unescaped, so each line matches exactly once.
+_KIND_PID = re.compile(rb'\{"([A-Za-z]+)":\{"timestamp":[0-9]+,"(?:parent_pid":[0-9]+,"child_pid|pid|count)":([0-9]+)')
 
 
-def _kind_and_owner(record):
-    """(kind, the pid whose group it joins, or "lost")."""
-    if type(record) is bytes:
-        match = _KIND_PID.match(record)
-        if match is None:
-            return b"Lost", "lost"
-        kind, pid = match.groups()
-        return kind, int(pid)
-    if isinstance(record, Lost):
-        return b"Lost", "lost"
-    if isinstance(record, Fork):
-        return b"Fork", record.child_pid
-    return (b"Exit" if isinstance(record, Exit) else b"other"), record.pid
+def _owners(batch: list) -> Iterator[Tuple[bytes, object, bytes]]:
+    """(kind, owner, line) for each record: the pid whose group it joins, or "lost"."""
+    if set(map(type, batch)) == {bytes}:
+        pairs = _KIND_PID.findall(b"\n".join(batch))
+        if len(pairs) == len(batch):
+            for line, (kind, pid) in zip(batch, pairs):
+                yield kind, ("lost" if kind == b"Lost" else pid), line
+            return
+    for record in batch:
+        event = as_event(record)
+        kind = type(event).__name__.encode()
+        if isinstance(event, Lost):
+            owner = "lost"
+        else:
+            owner = str(event.child_pid if isinstance(event, Fork) else event.pid).encode()
+        yield kind, owner, as_line(record)
 
 
 def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
     """Batches of records -> JSON lines, grouped by process."""
     groups: List[List[bytes]] = []
     current: Dict[object, List[bytes]] = {}  # pid (or "lost") -> its open group
-    for record in chain.from_iterable(batches):
-        kind, owner = _kind_and_owner(record)
-        group = current.get(owner)
-        if group is None:
-            group = current[owner] = []
-            groups.append(group)
-        group.append(record if type(record) is bytes else as_line(record))
-        if kind == b"Exit":
-            # the process is over: a later event for its pid is a new process
-            packed = b"\n".join(group)
-            group[:] = [packed]
-            del current[owner]
+    for batch in batches:
+        for kind, owner, line in _owners(batch):
+            group = current.get(owner)
+            if group is None:
+                group = current[owner] = []
+                groups.append(group)
+            group.append(line)
+            if kind == b"Exit":
+                # the process is over: a later event for its pid is a new process
+                group[:] = [b"\n".join(group)]
+                del current[owner]
     for start in range(0, len(groups), _GROUPS_PER_WRITE):
         piece = groups[start:start + _GROUPS_PER_WRITE]
         yield (b"\n" if start else b"") + b"\n\n".join(map(b"\n".join, piece)) + b"\n"
