@@ -1,0 +1,28 @@
+"""`proctrace record`: the command's process tree, recorded with bpftrace.
+
+Consumes a command (or a running pid) and produces a recording: JSON lines in
+timestamp order, one event each, for example
+
+    {"Fork":{"timestamp":1095830107075,"parent_pid":18750,"child_pid":18881,"parent_pgid":18746}}
+
+The bpftrace program (proctrace.bt, shipped beside this file) filters the
+tree in the kernel; parse.py reads its lines, launch.py starts bpftrace and
+the command, session.py runs the recording.  Importing this package is cheap:
+the work is done only when run_record is called.
+"""
+
+from __future__ import annotations
+
+__all__ = ["run_record", "script_text"]
+
+
+def script_text() -> str:
+    """The bpftrace program that `record` runs as root (for --print-script and auditing)."""
+    from importlib import resources
+    return resources.files(__name__).joinpath("proctrace.bt").read_text(encoding="utf-8")
+
+
+def run_record(**options) -> int:
+    """Record a command's (or a pid's) process tree; see session.run_record."""
+    from proctrace.record.session import run_record as run
+    return run(**options)

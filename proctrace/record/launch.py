@@ -1,0 +1,405 @@
+"""Starting things: bpftrace (as root, through sudo when needed) and the command.
+
+Everything here touches the operating system: finding bpftrace, checking what
+the kernel offers, spawning bpftrace in its own process group, forking the
+command held back until bpftrace is ready, and reading /proc for `-p PID`.
+The recording loop itself lives in proctrace.record.session.
+
+    Tracer.start(tracer_argv([], "/usr/bin/bpftrace", script, 1234, adopt=False))  ->  a running bpftrace
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pwd
+import select
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from proctrace.events import TracerError
+
+__all__ = [
+    "RunAs", "Tracer", "HeldCommand", "find_bpftrace", "tracer_argv", "tracer_env", "check_kernel",
+    "command_exists", "command_user", "start_sudo", "spawn_held", "read_proc_stat",
+    "read_cmdline", "descendants_of", "pid_alive",
+]
+
+TRACEFS = "/sys/kernel/tracing"
+DEBUGFS_TRACING = "/sys/kernel/debug/tracing"
+BTF = "/sys/kernel/btf/vmlinux"
+TRACEPOINTS = ("task/task_newtask", "sched/sched_process_exec", "sched/sched_process_exit",
+               "syscalls/sys_exit_setsid", "syscalls/sys_enter_setpgid", "syscalls/sys_exit_setpgid")
+
+# bpftrace 0.17 silently caps buf() at BPFTRACE_STRLEN (64 unless set; 200 at
+# most): the script reads 200-byte chunks.  A busy tree may have more than the
+# default 4096 live pids in the tracking map.
+TRACER_ENV = {"BPFTRACE_STRLEN": "200", "BPFTRACE_MAP_KEYS_MAX": "65536"}
+# Per-CPU perf buffers absorb bursts that bpftrace's formatting cannot keep up
+# with (500 execs with 8 KB of argv in 0.7 s lose events with 1 MiB per CPU,
+# none with 4 MiB).  They are locked memory, so big machines get less per CPU.
+PERF_BUFFER_BUDGET = 64 << 20
+PERF_PAGES_MIN, PERF_PAGES_MAX = 64, 1024
+
+
+def tracer_env() -> Dict[str, str]:
+    """The environment variables bpftrace runs with (see TRACER_ENV)."""
+    per_cpu = PERF_BUFFER_BUDGET // max(1, os.cpu_count() or 1) // 4096
+    pages = PERF_PAGES_MIN
+    while pages * 2 <= min(per_cpu, PERF_PAGES_MAX):
+        pages *= 2  # bpftrace wants a power of two
+    return dict(TRACER_ENV, BPFTRACE_PERF_RB_PAGES=str(pages))
+
+
+# bpftrace prints this on kernels that account BPF memory to cgroups (5.11+),
+# where the limit no longer matters; it is noise, not an error.
+HARMLESS = (b"couldn't set RLIMIT_MEMLOCK",)
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The user the command runs as when proctrace itself runs under sudo."""
+
+    uid: int
+    gid: int
+    groups: Tuple[int, ...]
+
+
+def find_bpftrace(path: str) -> str:
+    """The absolute path of the bpftrace to run; TracerError with a remedy when none."""
+    found = shutil.which(path)
+    if found is None:
+        where = f"{path!r} in PATH" if os.sep not in path else repr(path)
+        raise TracerError(f"bpftrace not found (looked for {where}): install it "
+                          "(e.g. `apt-get install bpftrace`) or pass --bpftrace-path PATH")
+    return os.path.abspath(found)
+
+
+def command_exists(name: str) -> bool:
+    """Whether exec would find `name`, as a shell's PATH search would."""
+    if os.sep in name:
+        return os.path.exists(name)
+    return shutil.which(name) is not None
+
+
+def command_user() -> Optional[RunAs]:
+    """Who the command should run as: the sudo caller when we are root under sudo."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        uid = int(os.environ["SUDO_UID"])
+        gid = int(os.environ["SUDO_GID"])
+    except (KeyError, ValueError):
+        return None
+    if uid == 0:
+        return None
+    try:
+        name = pwd.getpwuid(uid).pw_name
+        groups = tuple(os.getgrouplist(name, gid))
+    except KeyError:
+        groups = (gid,)
+    return RunAs(uid, gid, groups)
+
+
+def start_sudo() -> List[str]:
+    """The prefix that runs bpftrace as root: [] as root, else sudo (asked for a password now)."""
+    if os.geteuid() == 0:
+        return []
+    sudo = shutil.which("sudo")
+    if sudo is None:
+        raise TracerError("bpftrace needs root and sudo is not installed: "
+                          "run proctrace as root (or install sudo)")
+    # Ask for the password here, in the foreground, so that bpftrace can then
+    # run in a process group of its own (out of reach of the terminal's
+    # Ctrl-C, which must reach the command, not stop the recording).
+    if subprocess.call([sudo, "-v"]) != 0:
+        raise TracerError("sudo refused to run bpftrace as root: "
+                          "run proctrace as root or get sudo rights")
+    env = [f"{key}={value}" for key, value in tracer_env().items()]
+    return [sudo, "-n", "--", "env"] + env
+
+
+def check_kernel() -> None:
+    """Fail early, with a remedy, when the kernel lacks what the script needs."""
+    if not os.path.exists(BTF):
+        raise TracerError(f"this kernel has no BTF type information ({BTF} is missing): "
+                          "proctrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+    if os.geteuid() != 0:
+        return  # tracefs is readable by root only: bpftrace will tell
+    events = os.path.join(TRACEFS, "events")
+    if not os.path.isdir(events) and not os.path.isdir(os.path.join(DEBUGFS_TRACING, "events")):
+        result = subprocess.run(["mount", "-t", "tracefs", "tracefs", TRACEFS],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if result.returncode != 0 or not os.path.isdir(events):
+            raise TracerError(f"tracefs is not mounted and mounting it failed "
+                              f"({result.stderr.decode(errors='replace').strip() or 'no events'}): "
+                              f"run `mount -t tracefs tracefs {TRACEFS}`")
+    base = events if os.path.isdir(events) else os.path.join(DEBUGFS_TRACING, "events")
+    missing = [name for name in TRACEPOINTS if not os.path.isdir(os.path.join(base, name))]
+    if missing:
+        raise TracerError(f"this kernel lacks the tracepoint(s) {', '.join(missing)}: "
+                          "proctrace needs CONFIG_FTRACE_SYSCALLS and a kernel of 5.x or later")
+
+
+def tracer_argv(prefix: Sequence[str], bpftrace: str, script: str, root: int, adopt: bool) -> List[str]:
+    """The command line that runs the script on `root` (see proctrace.bt's header)."""
+    return list(prefix) + [bpftrace, "-B", "line", "--no-warnings", "-e", script,
+                           str(root), "1" if adopt else "0"]
+
+
+def _explain(stderr: bytes, status: Optional[int]) -> str:
+    """bpftrace's complaint, in one line, with a remedy when we know one."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()
+             if line.strip() and not any(h.decode() in line for h in HARMLESS)]
+    errors = [line for line in lines if "ERROR" in line or "rror" in line] or lines
+    message = errors[0] if errors else f"exit status {status}"
+    text = " ".join(lines).lower()
+    if "tracefs" in text or "debugfs" in text or "tracepoint not found" in text:
+        return (f"bpftrace cannot attach its tracepoints ({message}): mount tracefs with "
+                f"`sudo mount -t tracefs tracefs {TRACEFS}`")
+    if "btf" in text:
+        return f"bpftrace cannot read the kernel's BTF type information ({message})"
+    if "permission" in text or "not permitted" in text or "root" in text:
+        return f"bpftrace was not permitted to run ({message}): run proctrace as root or through sudo"
+    if "password" in text or "sudo" in text:
+        return f"sudo did not run bpftrace ({message}): run `sudo -v` first or run proctrace as root"
+    return f"bpftrace rejected the script: {message}"
+
+
+def _tracer_child_setup() -> None:
+    # A process group of its own keeps the terminal's Ctrl-C away from
+    # bpftrace (it must record the command's reaction to it), and proctrace
+    # blocks the signals it forwards: bpftrace needs SIGINT to stop.
+    os.setpgrp()
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+class Tracer:
+    """A running bpftrace (or sudo running it), in its own process group."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self.stdout = process.stdout
+        self.stderr = process.stderr
+        self.interrupted = False
+
+    @classmethod
+    def start(cls, argv: List[str]) -> "Tracer":
+        env = dict(os.environ)
+        env.update(tracer_env())
+        try:
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, env=env, preexec_fn=_tracer_child_setup)
+        except OSError as err:
+            raise TracerError(f"cannot run {argv[0]}: {err.strerror}") from None
+        return cls(process)
+
+    def wait_begin(self, timeout: float, debug_write=None) -> Tuple[List[bytes], bytes]:
+        """Read until the PT_BEGIN line; (lines so far, stderr so far) or TracerError.
+
+        The last of the lines is the unfinished start of the next one (maybe b"").
+        """
+        out, err = b"", b""
+        fds = {self.stdout.fileno(): "out", self.stderr.fileno(): "err"}
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise TracerError(f"bpftrace did not start within {timeout:.0f} s: "
+                                  f"{_explain(err, None)}")
+            ready, _, _ = select.select(list(fds), [], [], remaining)
+            for fd in ready:
+                data = os.read(fd, 65536)
+                if fds[fd] == "out":
+                    out += data
+                else:
+                    err += data
+                if not data:
+                    # it is going away: its complaint may still be in the pipe
+                    status = self.process.wait()
+                    err += self.stderr.read()
+                    raise TracerError(_explain(err, status))
+            if b"PT_BEGIN" in out and b"\n" in out[out.index(b"PT_BEGIN"):]:
+                # complete lines, then the start of the next one (maybe empty)
+                lines = out.split(b"\n")
+                partial = lines.pop()
+                return [line + b"\n" for line in lines] + [partial], err
+
+    def interrupt(self) -> None:
+        """Ask bpftrace to detach, drain its buffers and run END (sudo relays SIGINT)."""
+        if not self.interrupted and self.process.poll() is None:
+            self.interrupted = True
+            try:
+                os.kill(self.process.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        """Stop bpftrace at once (its output is not wanted any more)."""
+        if self.process.poll() is None:
+            self.interrupted = True
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    os.kill(self.process.pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class HeldCommand:
+    """The command, forked but held before exec until bpftrace is ready.
+
+    Holding it in a forked child means its pid is known before bpftrace starts
+    (the script tracks that pid), and its exec and everything after it happen
+    under tracing.  Closing the pipe without a go byte ends it unexecuted.
+    """
+
+    def __init__(self, pid: int, go_fd: int, error_fd: int):
+        self.pid = pid
+        self._go_fd = go_fd
+        self._error_fd = error_fd
+        self.status: Optional[int] = None
+
+    def releasable(self) -> bool:
+        """Whether the command is still held (neither released nor abandoned)."""
+        return self._go_fd >= 0
+
+    def release(self) -> Optional[OSError]:
+        """Let the command exec; the OSError that exec failed with, if it did."""
+        os.write(self._go_fd, b"g")
+        os.close(self._go_fd)
+        self._go_fd = -1
+        data = b""
+        while True:
+            chunk = os.read(self._error_fd, 64)  # EOF when exec succeeded (close-on-exec)
+            if not chunk:
+                break
+            data += chunk
+        os.close(self._error_fd)
+        self._error_fd = -1
+        if data:
+            code = int(data.split(b":", 1)[0] or errno.ENOENT)
+            return OSError(code, os.strerror(code))
+        return None
+
+    def abandon(self) -> None:
+        """Close the go pipe unreleased: the child exits without exec'ing."""
+        for fd in (self._go_fd, self._error_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._go_fd = self._error_fd = -1
+        if self.status is None:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self.status = 0
+
+    def poll(self) -> Optional[int]:
+        """The wait status once the command has ended (reaping it), else None."""
+        if self.status is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return self.status
+            if pid:
+                self.status = status
+        return self.status
+
+
+def spawn_held(command: List[str], *, stdout_to_stderr: bool, run_as: Optional[RunAs]) -> HeldCommand:
+    """Fork the command's process, held before exec (see HeldCommand)."""
+    go_r, go_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: only os calls from here, and never return
+        try:
+            os.close(go_w)
+            os.close(err_r)
+            # Python ignores SIGPIPE and may have blocked signals; a command
+            # expects the defaults, as a shell would give it
+            for signum in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM,
+                           signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            if stdout_to_stderr:
+                os.dup2(2, 1)
+            if os.read(go_r, 1) != b"g":
+                os._exit(125)  # proctrace went away: do not run the command untraced
+            os.close(go_r)
+            if run_as is not None:
+                os.setgroups(list(run_as.groups))
+                os.setgid(run_as.gid)
+                os.setuid(run_as.uid)
+            os.execvp(command[0], command)
+        except OSError as err:
+            try:
+                os.write(err_w, b"%d:" % (err.errno or errno.ENOENT))
+            except OSError:
+                pass
+            # a shell's statuses: 127 not found, 126 found but not runnable
+            os._exit(127 if err.errno == errno.ENOENT else 126)
+        except BaseException:  # noqa: BLE001 -- the child must never return
+            pass
+        os._exit(127)
+    os.close(go_r)
+    os.close(err_w)
+    return HeldCommand(pid, go_w, err_r)
+
+
+def read_proc_stat(pid: int) -> Optional[Tuple[int, int, int]]:
+    """(ppid, pgid, sid) of a live process from /proc, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            data = file.read()
+    except OSError:
+        return None
+    # "1234 (comm with ) inside) S ppid pgid sid ..." -- comm may hold anything
+    fields = data[data.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[1]), int(fields[2]), int(fields[3])
+
+
+def read_cmdline(pid: int) -> Tuple[str, ...]:
+    """A live process's argv from /proc (empty when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            data = file.read()
+    except OSError:
+        return ()
+    if data.endswith(b"\0"):
+        data = data[:-1]
+    return tuple(arg.decode("utf-8", "surrogateescape") for arg in data.split(b"\0")) if data else ()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether `pid` is a live process (not a zombie)."""
+    return read_proc_stat(pid) is not None
+
+
+def descendants_of(root: int) -> List[int]:
+    """The live descendants of `root`, parents before children, from /proc."""
+    children: Dict[int, List[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        stat = read_proc_stat(int(name))
+        if stat is not None:
+            children.setdefault(stat[0], []).append(int(name))
+    found, queue = [], [root]
+    while queue:
+        for child in sorted(children.get(queue.pop(0), ())):
+            found.append(child)
+            queue.append(child)
+    return found

@@ -1,0 +1,372 @@
+"""One recording: bpftrace's lines in, the recording (JSON lines, in time order) out.
+
+The stages are generators: `_pump` yields batches of raw lines as bpftrace
+writes them (and decides, from what has been seen, when to stop it);
+parse_batches turns them into events; `_observe` keeps track of the tree
+(who is alive, whether the root has exited); sort_batches puts them in
+timestamp order; the loop in run_record writes and flushes each batch.
+
+    run_record(command=["make", "-j8"], pid=None, output=f, ...)  ->  make's exit status
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import signal
+import time
+from typing import Dict, Iterator, List, Optional, TextIO, Tuple
+
+from proctrace.events import Exec, Exit, Fork, Lost, ProctraceError, to_json
+from proctrace.record import launch
+from proctrace.record.parse import Begin, End, Garbled, Message, parse_batches
+
+__all__ = ["run_record"]
+
+# Event time an event is held for reordering: per-CPU buffers deliver events
+# out of order by far less than this.
+WINDOW_NS = 1_000_000_000
+# How long bpftrace may take to compile, verify and attach the script.
+BEGIN_TIMEOUT_S = 120.0
+# bpftrace drops what is still in its buffers when it is stopped, and it can
+# lag seconds behind a busy tree: it is stopped only once its output has been
+# quiet this long after the root's Exit line was read...
+QUIET_S = 0.25
+# ...or, when that line never comes (lost: a Lost line said so), this long.
+EXIT_GRACE_S = 2.0
+# How long bpftrace may take to drain and exit once asked to.
+DRAIN_TIMEOUT_S = 15.0
+POLL_S = 0.05
+BATCH_S = 0.01
+BATCH_BYTES = 16384
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+SI_KERNEL = 0x80  # si_code of a signal the kernel sent (the terminal's Ctrl-C)
+
+
+class _Tree:
+    """What the stages have seen of the recorded tree; read by `_pump` to decide when to stop."""
+
+    def __init__(self, root: int, alive: Dict[int, Tuple[str, ...]]):
+        self.root = root
+        self.alive = alive          # pid -> argv, for processes not seen exiting
+        self.root_exit: Optional[Exit] = None
+        self.ended = False          # the END marker was read
+        self.lost = 0
+
+
+def run_record(*, command: List[str], pid: Optional[int], output, output_is_stdout: bool,
+               bpftrace_path: str = "bpftrace", debug: bool = False, follow_orphans: bool = False,
+               print_script: bool = False, stderr: TextIO) -> int:
+    """Record `command` (or the running process `pid`) to `output`; returns the exit status."""
+    from proctrace.record import script_text
+
+    def say(message: str) -> None:
+        stderr.write(f"proctrace: {message}\n")
+        stderr.flush()
+
+    if print_script:
+        output.write(script_text().encode())
+        output.flush()
+        return 0
+    if not command and pid is None:
+        raise ProctraceError("nothing to record: give a command after -- or --pid PID")
+    # like a shell: an unknown command is reported before anything starts
+    if command and not launch.command_exists(command[0]):
+        say(f"{command[0]}: command not found")
+        return 127
+    if pid is not None and not launch.pid_alive(pid):
+        raise ProctraceError(f"no running process has pid {pid}")
+    bpftrace = launch.find_bpftrace(bpftrace_path)
+    launch.check_kernel()
+    prefix = launch.start_sudo()
+
+    # Signals are collected by the recording loop (see _pump), from before
+    # anything starts: the children unblock them for themselves.
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+    try:
+        return _start_and_record(command, pid, bpftrace, prefix, output=output,
+                                 output_is_stdout=output_is_stdout, debug=debug,
+                                 follow_orphans=follow_orphans, say=say)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, prefix: List[str], *,
+                      output, output_is_stdout: bool, debug: bool, follow_orphans: bool, say) -> int:
+    from proctrace.record import script_text
+
+    first: List = []
+    if command:
+        before_fork = time.monotonic_ns()
+        held = launch.spawn_held(command, stdout_to_stderr=output_is_stdout, run_as=launch.command_user())
+        root = held.pid
+        # the fork happened before tracing began: this one is told by us
+        first.append(Fork(before_fork, os.getpid(), root, os.getpgrp()))
+        tree = _Tree(root, {root: tuple(command)})
+    else:
+        held = None
+        root = pid
+        first, alive = _snapshot(pid)
+        tree = _Tree(root, alive)
+
+    argv = launch.tracer_argv(prefix, bpftrace, script_text(), root, adopt=held is None)
+    tracer = None
+    failure = None
+    try:
+        tracer = launch.Tracer.start(argv)
+        lines, early_err = tracer.wait_begin(BEGIN_TIMEOUT_S)
+        interrupted = set(signal.sigpending()) & set(FORWARDED)
+        if interrupted:
+            # Ctrl-C while bpftrace was starting: nothing has run yet
+            for signum in interrupted:
+                signal.sigtimedwait([signum], 0)
+            if held is not None:
+                held.abandon()
+            tracer.kill()
+            say("interrupted before the command started")
+            return 128 + min(interrupted)
+        if held is not None:
+            failure = held.release()
+            if failure is not None:
+                say(f"{command[0]}: {failure.strerror}")
+        status = _record(tracer, held, tree, first, lines, early_err, output=output, debug=debug,
+                         follow_orphans=follow_orphans, say=say)
+    except BaseException:
+        if held is not None and held.status is None and held.releasable():
+            held.abandon()
+        if tracer is not None:
+            tracer.kill()
+        raise
+    if failure is not None:
+        return 127 if failure.errno == errno.ENOENT else 126
+    return status
+
+
+def _snapshot(pid: int) -> Tuple[list, Dict[int, Tuple[str, ...]]]:
+    """Exec events standing for `pid` and its existing descendants, as /proc shows them now.
+
+    They started before the recording did, so their fork and exec cannot be
+    recorded; these events say what they were running when it began.
+    """
+    now = time.monotonic_ns()
+    events, alive = [], {}
+    # `-p $$` from a shell: proctrace is then a descendant too, but not part of the story
+    ours = {os.getpid()} | set(launch.descendants_of(os.getpid()))
+    for member in [pid] + [p for p in launch.descendants_of(pid) if p not in ours]:
+        stat = launch.read_proc_stat(member)
+        if stat is None:
+            continue
+        ppid, pgid, sid = stat
+        argv = launch.read_cmdline(member)
+        try:
+            filename: Optional[str] = os.readlink(f"/proc/{member}/exe")
+        except OSError:
+            filename = None
+        events.append(Exec(now, member, ppid, pgid, argv, filename=filename, sid=sid))
+        alive[member] = argv
+    return events, alive
+
+
+def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree, first: list,
+            lines: List[bytes], early_err: bytes, *, output, debug: bool, follow_orphans: bool,
+            say) -> int:
+    """The recording loop proper; returns the exit status."""
+    from proctrace.sort import sort_batches
+
+    control: Dict[str, object] = {"interrupted_by": None, "died_early": False}
+    raw = _pump(tracer, held, tree, lines, early_err, debug=debug, follow_orphans=follow_orphans,
+                say=say, control=control)
+    items = parse_batches(raw, strict=False)
+    keyed = _observe(items, tree, first, say=say, debug=debug)
+    try:
+        for batch in sort_batches(keyed, window_ns=WINDOW_NS):
+            output.write("".join(to_json(event) + "\n" for event in batch).encode("utf-8"))
+            output.flush()
+    except BrokenPipeError:
+        # nobody reads the recording: stop tracing, leave the command be
+        tracer.kill()
+        raise
+    if control["died_early"] or (tracer.process.returncode not in (0, None) and not tree.ended):
+        when = " before the command ended" if control["died_early"] else ""
+        say(f"warning: bpftrace stopped (exit status {tracer.process.returncode}){when}: "
+            "the recording ends early")
+    if tree.lost:
+        say(f"warning: bpftrace lost {tree.lost} events: the recording is incomplete")
+    _report_outlived(tree, say)
+    if held is not None:
+        status = held.status if held.status is not None else 0
+        if os.WIFSIGNALED(status):
+            return 128 + os.WTERMSIG(status)
+        return os.WEXITSTATUS(status)
+    if control["interrupted_by"] is not None:
+        return 128 + int(control["interrupted_by"])
+    if tree.root_exit is not None:
+        if tree.root_exit.signal is not None:
+            return 128 + tree.root_exit.signal
+        return tree.root_exit.exit_code or 0
+    return 0
+
+
+def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator[Tuple[List[int], list]]:
+    """Parsed batches -> (timestamps, events) for the sorter, keeping `tree` up to date."""
+    if first:
+        yield [event.timestamp for event in first], list(first)
+    for batch in batches:
+        keys, events = [], []
+        for item in batch:
+            if isinstance(item, Begin):
+                continue
+            if isinstance(item, End):
+                tree.ended = True
+                continue
+            if isinstance(item, Message):
+                if not item.text.startswith("Attaching ") and not debug:
+                    say(f"bpftrace: {item.text}")
+                continue
+            if isinstance(item, Garbled):
+                say(f"warning: unreadable bpftrace line {item.lineno}: {item.reason}")
+                continue
+            if isinstance(item, Fork):
+                tree.alive[item.child_pid] = tree.alive.get(item.parent_pid, ())
+            elif isinstance(item, Exec):
+                tree.alive[item.pid] = item.cmdline
+            elif isinstance(item, Exit):
+                tree.alive.pop(item.pid, None)
+                if item.pid == tree.root:
+                    tree.root_exit = item
+            elif isinstance(item, Lost):
+                if not tree.lost:
+                    say("warning: bpftrace is losing events (its buffers overflowed): "
+                        "the recording will be incomplete")
+                tree.lost += item.count
+            keys.append(item.timestamp)
+            events.append(item)
+        if events:
+            yield keys, events
+
+
+def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree, lines: List[bytes],
+          early_err: bytes, *, debug: bool, follow_orphans: bool, say, control) -> Iterator[List[bytes]]:
+    """bpftrace's output as batches of lines; stops bpftrace once the tree is done.
+
+    Signals that proctrace gets (blocked, and collected here) go to the
+    command; the terminal's Ctrl-C already reached it, so that one is not sent
+    twice.  With --pid there is no command of ours: a signal ends the recording.
+    """
+    partial = {tracer.stdout.fileno(): b"", tracer.stderr.fileno(): b""}
+    err_fd = tracer.stderr.fileno()
+    if debug:
+        for line in lines[:-1]:
+            say(f"bpftrace: {line.rstrip().decode('utf-8', 'backslashreplace')}")
+    yield lines[:-1]
+    partial[tracer.stdout.fileno()] = lines[-1]
+    _stderr_lines(early_err.split(b"\n"), debug, say)
+    last_output = time.monotonic()
+    stop_deadline: Optional[float] = None
+    while partial:
+        ready, _, _ = select.select(list(partial), [], [], POLL_S)
+        out: List[bytes] = []
+        got = 0
+        for fd in ready:
+            data = os.read(fd, 1 << 16)
+            got += len(data)
+            if not data:
+                rest = partial.pop(fd)
+                chunk = [rest] if rest else []
+            else:
+                chunk = (partial[fd] + data).split(b"\n")
+                partial[fd] = chunk.pop()
+            if fd == err_fd:
+                # bpftrace may report lost events on either stream
+                out.extend(line for line in chunk if line.startswith(b"Lost "))
+                _stderr_lines([line for line in chunk if not line.startswith(b"Lost ")], debug, say)
+            else:
+                if debug:
+                    for line in chunk:
+                        say(f"bpftrace: {line.decode('utf-8', 'backslashreplace')}")
+                out.extend(chunk)
+        if out:
+            last_output = time.monotonic()
+            yield out
+        if 0 < got < BATCH_BYTES:
+            # Let lines gather: a busy tree then costs a wake-up per 10 ms,
+            # not one per line.  Not when the pipe was full: bpftrace is
+            # waiting for us (a 128 KB argv is 512 KB of hex).
+            time.sleep(BATCH_S)
+        # who sent us a signal?
+        while True:
+            info = signal.sigtimedwait(FORWARDED, 0)
+            if info is None:
+                break
+            if held is not None and held.status is None:
+                if info.si_code != SI_KERNEL:
+                    try:
+                        os.kill(held.pid, info.si_signo)
+                    except ProcessLookupError:
+                        pass
+            elif held is None:
+                control["interrupted_by"] = info.si_signo  # stop, once bpftrace caught up
+        now = time.monotonic()
+        if tracer.interrupted:
+            if stop_deadline is None:
+                stop_deadline = now + DRAIN_TIMEOUT_S
+            elif now > stop_deadline:
+                say("warning: bpftrace did not stop in time: the recording may end early")
+                tracer.kill()
+                break
+            continue
+        # The root is done once it has ended and bpftrace has caught up:
+        # its Exit line was read (or given up on) and the output went quiet.
+        if held is not None:
+            ended = held.poll() is not None
+        else:
+            ended = tree.root_exit is not None or not launch.pid_alive(tree.root)
+        caught_up = tree.root_exit is not None or control["interrupted_by"] is not None
+        if not (ended or control["interrupted_by"] is not None):
+            continue
+        if now - last_output < (QUIET_S if caught_up else EXIT_GRACE_S):
+            continue
+        if (follow_orphans and control["interrupted_by"] is None
+                and any(launch.pid_alive(p) for p in tree.alive if p != tree.root)):
+            continue
+        tracer.interrupt()
+    if tracer.process.poll() is None and tracer.process.returncode is None:
+        try:
+            tracer.process.wait(timeout=DRAIN_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 -- a stuck bpftrace must not hang us
+            tracer.kill()
+    if held is not None and held.status is None:
+        # bpftrace died first: still wait for the command and pass signals on
+        control["died_early"] = True
+        while held.poll() is None:
+            info = signal.sigtimedwait(FORWARDED, POLL_S)
+            if info is not None and info.si_code != SI_KERNEL:
+                try:
+                    os.kill(held.pid, info.si_signo)
+                except ProcessLookupError:
+                    pass
+
+
+def _stderr_lines(lines: List[bytes], debug: bool, say) -> None:
+    """bpftrace's messages: shown with --debug; otherwise only what is not known noise."""
+    for line in lines:
+        if not line.strip():
+            continue
+        text = line.decode("utf-8", "backslashreplace")
+        if debug:
+            say(f"bpftrace: {text}")
+        elif not any(h in line for h in launch.HARMLESS):
+            say(f"bpftrace: {text}")
+
+
+def _report_outlived(tree: _Tree, say) -> None:
+    """List the tree's processes still running when the recording ends (they may hold pipes)."""
+    outlived = [(pid, argv) for pid, argv in sorted(tree.alive.items())
+                if pid != tree.root and launch.pid_alive(pid)]
+    if not outlived:
+        return
+    noun = "process" if len(outlived) == 1 else "processes"
+    say(f"{len(outlived)} {noun} outlived the command (--follow-orphans waits for them):")
+    for pid, argv in outlived:
+        say(f"  {pid} {' '.join(argv)}")

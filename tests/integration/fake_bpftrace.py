@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""A stand-in for bpftrace, to test how `record` copes with what the real one rarely does.
+
+FAKE_BPFTRACE_MODE=reject  complain about the script, as bpftrace does, and exit 1
+FAKE_BPFTRACE_MODE=lost    start, report lost events, stop cleanly on SIGINT
+FAKE_BPFTRACE_MODE=die     start, then die while the command still runs
+"""
+
+import os
+import signal
+import sys
+import time
+
+mode = os.environ.get("FAKE_BPFTRACE_MODE", "lost")
+root = sys.argv[-2]
+if mode == "reject":
+    sys.stderr.write("stdin:3:5-9: ERROR: Unknown struct/union: 'task_strukt'\n")
+    sys.exit(1)
+stop = []
+signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+print("Attaching 8 probes...", flush=True)
+print(f"PT_BEGIN {time.monotonic_ns()} {root}", flush=True)
+if mode == "die":
+    time.sleep(0.2)
+    sys.exit(1)
+print(f"F {time.monotonic_ns()} {root} 999999 1", flush=True)
+print("Lost 5 events", flush=True)
+while not stop:
+    time.sleep(0.01)
+print(f"PT_END {time.monotonic_ns()}", flush=True)
