@@ -98,11 +98,8 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
 
     first: List = []
     if command:
-        before_fork = time.monotonic_ns()
         held = launch.spawn_held(command, stdout_to_stderr=output_is_stdout, run_as=launch.command_user())
         root = held.pid
-        # the fork happened before tracing began: this one is told by us
-        first.append(Fork(before_fork, os.getpid(), root, os.getpgrp()))
         tree = _Tree(root, {root: tuple(command)})
     else:
         held = None
@@ -127,6 +124,10 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
             say("interrupted before the command started")
             return 128 + min(interrupted)
         if held is not None:
+            # The fork happened before tracing began, so this Fork is told by
+            # us; it is stamped when the held child is let go, since it only
+            # starts to run then (not while bpftrace was starting).
+            first.append(Fork(time.monotonic_ns(), os.getpid(), root, os.getpgrp()))
             failure = held.release()
             if failure is not None:
                 say(f"{command[0]}: {failure.strerror}")
