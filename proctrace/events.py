@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 __all__ = [
     "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
     "ProctraceError", "ParseError", "TracerError",
-    "to_json", "from_json", "read_records", "as_event", "as_line", "fields_of", "merge_legacy", "timestamps_of",
+    "to_json", "from_json", "read_records", "as_event", "as_line", "fields_of", "merge_legacy",
     "timestamp_of_line", "UnknownKind",
 ]
 
@@ -423,18 +423,8 @@ def _replace_exec(event: Exec, **changes) -> Exec:
 
 
 # {"Exec":{"seq":4,"timestamp":825573691,...}}  -- our writer puts the timestamp
-# first, the original's later versions after "seq".  Anchored per line, so a
-# match count equal to the line count means every line matched exactly once.
+# first, the original's later versions after "seq".
 _TIMESTAMP_LINE = re.compile(rb'^[ \t]*\{"[A-Za-z]+":\{(?:"seq":\d+,)?"timestamp":(\d+)(?=[,}])[^\n]*\}\}[ \t\r]*$', re.M)
-
-
-def timestamps_of(blob: bytes) -> list:
-    """Timestamps of every line of `blob`, in one C-level pass.
-
-    Returns fewer keys than lines when some line is not in the usual shape
-    (then the caller reads those lines one by one with `timestamp_of_line`).
-    """
-    return list(map(int, _TIMESTAMP_LINE.findall(blob)))
 
 
 def timestamp_of_line(line: bytes) -> int:

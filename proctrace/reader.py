@@ -8,9 +8,9 @@ waiting for a full megabyte.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterable, Iterator, List, Tuple
+from typing import BinaryIO, Iterator
 
-__all__ = ["read_chunks", "split_lines", "read_line_batches"]
+__all__ = ["read_chunks"]
 
 CHUNK_SIZE = 1 << 18
 
@@ -37,19 +37,3 @@ def read_chunks(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[b
         yield data[:cut] if rest else data
     if rest:
         yield rest
-
-
-def split_lines(chunks: Iterable[bytes]) -> Iterator[Tuple[int, List[bytes]]]:
-    """Chunks -> (number of the first line, list of lines without their newline)."""
-    lineno = 1
-    for body in chunks:
-        lines = body.split(b"\n")
-        if body.endswith(b"\n"):
-            lines.pop()
-        yield lineno, lines
-        lineno += len(lines)
-
-
-def read_line_batches(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[Tuple[int, List[bytes]]]:
-    """Yield (number of the first line, list of lines without their newline)."""
-    return split_lines(read_chunks(stream, chunk_size=chunk_size))

@@ -23,7 +23,7 @@ import re
 from operator import itemgetter
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from proctrace.events import ParseError, timestamp_of_line, timestamps_of
+from proctrace.events import ParseError, timestamp_of_line
 
 __all__ = ["SortStats", "sort_batches", "keyed_line_batches", "parse_duration", "format_duration"]
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 
 from proctrace.events import (Exec, Exit, Fork, Lost, UnknownKind, from_json, merge_legacy,
-                              timestamp_of_line, timestamps_of, to_json)
+                              timestamp_of_line, to_json)
 from strategies import events
 
 
@@ -87,16 +87,6 @@ def test_bad_lines_say_why(line, reason):
     with pytest.raises(ValueError) as info:
         from_json(line)
     assert reason in str(info.value)
-
-
-def test_timestamps_of_reads_every_usual_line_in_one_pass():
-    blob = b'{"Fork":{"timestamp":5,"parent_pid":1,"child_pid":2,"parent_pgid":1}}\n' \
-           b'{"ExecFull":{"seq":4,"timestamp":7,"pid":2,"ppid":1,"pgid":2,"filename":"x","args":"x"}}\n' \
-           b'{"Lost":{"timestamp":9}}\n'
-    assert timestamps_of(blob) == [5, 7, 9]
-    # an argument that looks like a timestamp key is inside a string, escaped
-    tricky = to_json(Exec(3, 2, 1, 2, ('"timestamp":1}}',))).encode()
-    assert timestamps_of(tricky) == [3]
 
 
 def test_timestamp_of_line_accepts_any_field_order():

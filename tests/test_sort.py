@@ -148,3 +148,9 @@ def test_lines_through_the_fast_path_come_out_sorted_and_whole(case, chunk_size,
     expected = sorted(text.splitlines(), key=lambda line: int(line.split(b":")[2].split(b",")[0]))
     assert out.split(b"\n") == expected if key_list else out == b""
     assert stats.late == 0
+
+
+def test_an_argument_that_looks_like_a_key_is_not_read_as_one():
+    from proctrace.events import Exec, to_json
+    line = to_json(Exec(3, 2, 1, 2, ('{"timestamp":1}}',))).encode() + b"\n"
+    assert [keys for keys, _ in keyed_line_batches([line], source="x")] == [[3]]

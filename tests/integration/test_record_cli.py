@@ -69,6 +69,16 @@ def test_argv_longer_than_the_limit_is_marked_truncated(tmp_path):
     assert "\0".join(exec_.cmdline) == full[:ARGV_LIMIT]
 
 
+
+def _attach(pid, out):
+    """`record -p PID` started and past bpftrace's BEGIN marker (read from --debug output)."""
+    recorder = subprocess.Popen(record_argv("-o", out, "--debug", "-p", pid), cwd=ROOT,
+                                env=proctrace_env(), stderr=subprocess.PIPE)
+    for line in recorder.stderr:
+        if b"PT_BEGIN" in line:
+            break
+    return recorder
+
 def test_pid_records_a_running_process_and_its_existing_children(tmp_path):
     go = tmp_path / "go"
     script = (
@@ -84,12 +94,8 @@ def test_pid_records_a_running_process_and_its_existing_children(tmp_path):
         "sys.exit(4)\n")
     target = subprocess.Popen([sys.executable, "-c", script])
     out = tmp_path / "recording.jsonl"
-    recorder = subprocess.Popen(record_argv("-o", out, "--debug", "-p", target.pid), cwd=ROOT,
-                                env=proctrace_env(), stderr=subprocess.PIPE)
+    recorder = _attach(target.pid, out)
     try:
-        for line in recorder.stderr:
-            if b"PT_BEGIN" in line:
-                break
         go.touch()
         recorder.stderr.read()
         assert recorder.wait(timeout=60) == 4
@@ -248,12 +254,8 @@ def test_a_burst_of_big_argv_is_recorded_completely(tmp_path):
 def test_ctrl_c_ends_a_pid_recording(tmp_path):
     target = subprocess.Popen(["sleep", "30"])
     out = tmp_path / "recording.jsonl"
-    recorder = subprocess.Popen(record_argv("-o", out, "--debug", "-p", target.pid), cwd=ROOT,
-                                env=proctrace_env(), stderr=subprocess.PIPE)
+    recorder = _attach(target.pid, out)
     try:
-        for line in recorder.stderr:
-            if b"PT_BEGIN" in line:
-                break
         recorder.send_signal(signal.SIGINT)
         recorder.stderr.read()
         assert recorder.wait(timeout=30) == 128 + signal.SIGINT
