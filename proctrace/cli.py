@@ -122,8 +122,12 @@ def _name(path: str) -> str:
 def _write(out, data: bytes, piece: int = 1 << 16) -> None:
     """Write in pieces: one huge write to a pipe whose reader left can end in a
     short write that Python reports as success, losing the broken pipe."""
+    if len(data) <= piece:
+        out.write(data)
+        return
+    view = memoryview(data)  # slices of a view are not copies
     for start in range(0, len(data), piece):
-        out.write(data[start:start + piece])
+        out.write(view[start:start + piece])
 
 
 def _warn(message: str) -> None:
@@ -132,7 +136,7 @@ def _warn(message: str) -> None:
 
 def _require_events(batches: Iterable, source: str) -> Iterator:
     """Pass batches through; an input with no event at all is an error, not an empty result."""
-    from proctrace.events import ParseError
+    from proctrace.errors import ParseError
     seen = False
     for keys, items in batches:
         seen = seen or bool(keys)
@@ -157,7 +161,8 @@ def _sort(args: argparse.Namespace) -> int:
     with _open_input(args.input) as stream, _open_output(args.output) as out:
         batches = _require_events(keyed_line_batches(read_chunks(stream), source=source), source)
         for lines in sort_batches(batches, window_ns=args.window, stats=stats):
-            _write(out, b"\n".join(lines) + b"\n")
+            _write(out, b"\n".join(lines))
+            out.write(b"\n")
             if args.line_buffered:
                 out.flush()
         out.flush()
@@ -212,7 +217,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_OK
     parser = build_parser()
     args = parser.parse_args(argv)
-    from proctrace.events import ProctraceError, TracerError
+    from proctrace.errors import ProctraceError, TracerError
     try:
         return args.func(args)
     except TracerError as err:

@@ -18,32 +18,16 @@ import json.scanner
 import re
 from operator import itemgetter
 from dataclasses import dataclass, fields
+
+from proctrace.errors import ParseError, ProctraceError, TracerError
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 __all__ = [
     "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
     "ProctraceError", "ParseError", "TracerError",
     "to_json", "from_json", "read_records", "as_event", "as_line", "fields_of", "merge_legacy",
-    "timestamp_of_line", "UnknownKind",
+    "UnknownKind",
 ]
-
-
-class ProctraceError(Exception):
-    """Base class of every error the command line reports as one line."""
-
-
-class ParseError(ProctraceError):
-    """A line of a recording that cannot be read; carries where it was."""
-
-    def __init__(self, source: str, lineno: Optional[int], reason: str):
-        super().__init__(f"{source}:{lineno}: {reason}" if lineno is not None else f"{source}: {reason}")
-        self.source = source
-        self.lineno = lineno
-        self.reason = reason
-
-
-class TracerError(ProctraceError):
-    """bpftrace is missing, failed, or was not permitted to run."""
 
 
 @dataclass(frozen=True)
@@ -420,36 +404,6 @@ def _replace_exec(event: Exec, **changes) -> Exec:
     values = {f.name: getattr(event, f.name) for f in fields(Exec)}
     values.update(changes)
     return Exec(**values)
-
-
-# {"Exec":{"seq":4,"timestamp":825573691,...}}  -- our writer puts the timestamp
-# first, the original's later versions after "seq".
-_TIMESTAMP_LINE = re.compile(rb'^[ \t]*\{"[A-Za-z]+":\{(?:"seq":\d+,)?"timestamp":(\d+)(?=[,}])[^\n]*\}\}[ \t\r]*$', re.M)
-
-
-def timestamp_of_line(line: bytes) -> int:
-    """The timestamp of one line in any field order; ValueError when it has none."""
-    match = _TIMESTAMP_LINE.match(line)
-    if match:
-        return int(match.group(1))
-    try:
-        obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        stripped = line.strip()
-        if stripped.startswith(b"{") and not stripped.endswith(b"}"):
-            raise ValueError("truncated or malformed JSON") from None
-        raise ValueError("not a JSON event") from None
-    if not isinstance(obj, dict) or len(obj) != 1:
-        raise ValueError("an event must be an object with exactly one key naming its kind")
-    (kind, body), = obj.items()
-    if not isinstance(body, dict):
-        raise ValueError(f"{kind!r} must map to an object of fields")
-    if "timestamp" not in body:
-        raise ValueError(f"{kind} event has no 'timestamp' field")
-    stamp = body["timestamp"]
-    if type(stamp) is not int or stamp < 0:
-        raise ValueError(f"{kind} field 'timestamp' must be a non-negative integer, not {json.dumps(stamp)[:40]}")
-    return stamp
 
 
 # The exact form to_json writes, kind by kind: a line that matches is valid

@@ -27,13 +27,15 @@ def read_chunks(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[b
         data = read(chunk_size)
         if not data:
             break
-        if rest:
-            data = rest + data
         cut = data.rfind(b"\n") + 1
         if cut == 0:
-            rest = data
+            rest += data
             continue
+        if cut == len(data):
+            yield rest + data if rest else data
+        else:
+            # one copy: the carried part and this read's whole lines, joined
+            yield b"".join((rest, memoryview(data)[:cut]))
         rest = data[cut:]
-        yield data[:cut] if rest else data
     if rest:
         yield rest

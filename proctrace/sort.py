@@ -18,23 +18,31 @@ held events always precede newer ones).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
 import re
-from operator import itemgetter
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from itertools import islice
+from operator import itemgetter, le
 
-from proctrace.events import ParseError, timestamp_of_line
+from proctrace.errors import ParseError
 
-__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "parse_duration", "format_duration"]
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+
+__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "timestamp_of_line", "parse_duration", "format_duration"]
 
 
-@dataclass
 class SortStats:
     """What the stage saw: how many events came later than the window allowed."""
 
-    late: int = 0
-    # the smallest window that would have kept every late event in order
-    needed_window_ns: int = 0
+    __slots__ = ("late", "needed_window_ns")
+
+    def __init__(self, late: int = 0, needed_window_ns: int = 0):
+        self.late = late
+        # the smallest window that would have kept every late event in order
+        self.needed_window_ns = needed_window_ns
+
+    def __repr__(self) -> str:
+        return f"SortStats(late={self.late}, needed_window_ns={self.needed_window_ns})"
 
 
 def _reorder(keys: List[int], items: list) -> Tuple[List[int], list]:
@@ -45,20 +53,26 @@ def _reorder(keys: List[int], items: list) -> Tuple[List[int], list]:
     return list(pick(keys)), list(pick(items))
 
 
+def _ascending(keys: Sequence) -> bool:
+    """True when no key is smaller than the one before; stops at the first that is."""
+    return all(map(le, keys, islice(keys, 1, None)))
+
+
 class Run(bytes):
     """Lines already in key order, kept as the one bytes object they were read in.
 
     A sorted chunk of a recording (what `record` writes) is held and written
-    whole: no split into lines, no join.  `keys` are its lines' keys.  Should
-    a later batch reach back into it, it is split into lines again.
+    whole: no split into lines, no join, and its keys are not even turned
+    into integers.  Should a later batch reach back into it, it is split
+    into lines again and its keys converted then.
     """
 
-    keys: List[int]
+    digits: List[bytes]  # each line's timestamp, as the digits of the line, all of one width
 
 
-def _make_run(lines: bytes, keys: List[int]) -> Run:
-    run = Run(lines)
-    run.keys = keys
+def _make_run(lines, digits: List[bytes]) -> Run:
+    run = Run(lines)  # lines: bytes or a memoryview, copied once here
+    run.digits = digits
     return run
 
 
@@ -70,7 +84,7 @@ def _explode(keys: List[int], items: list) -> Tuple[List[int], list]:
     out: list = []
     for key, item in zip(keys, items):
         if type(item) is Run:
-            out_keys += item.keys
+            out_keys += map(int, item.digits)
             out += item.split(b"\n")
         else:
             out_keys.append(key)
@@ -84,8 +98,9 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
 
     `window_ns=None` means an infinite window: a full sort at the end.  Late
     items (older than something already written) are still written, at the
-    first chance, and counted in `stats`.  A batch may also be (keys, Run):
-    sorted lines held as one item, under the key of its last line.
+    first chance, and counted in `stats`.  A batch may also be
+    ((first key, last key), Run): sorted lines held as one item, under the
+    key of its last line.
     """
     stats = stats if stats is not None else SortStats()
     held_keys: List[int] = []
@@ -96,16 +111,19 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
         if not keys:
             continue
         if type(items) is Run:
+            # keys is (first, last): the lines in between are known to be in order
             if (not held_keys or held_keys[-1] <= keys[0]) and (last_written is None or last_written <= keys[0]):
                 held_keys.append(keys[-1])
                 held.append(items)
                 keys = None
             else:
-                items = items.split(b"\n")
+                keys, items = _explode([0], [items])
         if keys is not None:
-            keys = list(keys)
-            items = list(items)
-            if held_keys and keys[0] < held_keys[-1] or keys != sorted(keys):
+            if type(keys) is not list:
+                keys = list(keys)
+            if type(items) is not list:
+                items = list(items)
+            if held_keys and keys[0] < held_keys[-1] or not _ascending(keys):
                 # Only the held tail that the batch overlaps needs merging: with
                 # bounded disorder that is a few events, not the whole window.
                 start = bisect_right(held_keys, min(keys))
@@ -136,14 +154,19 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
         yield held
 
 
-# {"Exec":{"timestamp":45062404,...}}: the key, found by a literal search.
-# A string value cannot hold it unescaped, so each line has it at most once
-# and a count equal to the line count means each line has it exactly once.
-_KEY = re.compile(rb'\{"timestamp":([0-9]+)')
+# {"Exec":{"timestamp":45062404,...}}: the key starts every line, right after
+# the kind.  The first line's key gives the width to expect of every key in
+# the chunk; keys of one width compare as bytes the way they do as numbers.
+_FIRST_KEY = re.compile(rb'\{"[A-Za-z]+":\{"timestamp":([0-9]+)[,}]')
 
 
-def keyed_line_batches(chunks: Iterable[bytes], *, source: str) -> Iterator[Tuple[List[int], Sequence[bytes]]]:
-    """Chunks of whole lines -> (timestamps, lines or a Run) for sort_batches.
+def _keys_of_width(width: int) -> "re.Pattern[bytes]":
+    # the key of each line after the first, when it has this width
+    return re.compile(rb'\n\{"[A-Za-z]+":\{"timestamp":([0-9]{%d})[,}]' % width)
+
+
+def keyed_line_batches(chunks: Iterable[bytes], *, source: str) -> Iterator[Tuple[Sequence[int], Sequence[bytes]]]:
+    """Chunks of whole lines -> (timestamps, lines) or ((first, last), Run) for sort_batches.
 
     Only the timestamp is read, and that a chunk's last line ends its object
     (a recording cut short is an error, not something to pass on); the lines
@@ -151,20 +174,45 @@ def keyed_line_batches(chunks: Iterable[bytes], *, source: str) -> Iterator[Tupl
     raises ParseError naming it.
     """
     lineno = 1
+    patterns: dict = {}
     for body in chunks:
-        ended = body.endswith(b"\n")
-        text = body[:-1] if ended else body
-        count = text.count(b"\n") + 1
-        first, lineno = lineno, lineno + count
-        keys = list(map(int, _KEY.findall(text)))
-        # a last line cut short (a recorder killed mid-write) must not pass as an event
-        if len(keys) == count and text.endswith(b"}}"):
-            if keys == sorted(keys):
-                yield keys, _make_run(text, keys)
+        # the text is body[:end]; slicing would copy it
+        end = len(body) - 1 if body.endswith(b"\n") else len(body)
+        first = lineno
+        digits = _digits_if_uniform(body, end, patterns)
+        if digits is not None:
+            lineno += len(digits)
+            if _ascending(digits):
+                yield (int(digits[0]), int(digits[-1])), _make_run(memoryview(body)[:end], digits)
             else:
-                yield keys, text.split(b"\n")
+                yield list(map(int, digits)), _lines(body, end)
             continue
-        yield _keys_one_by_one(text.split(b"\n"), first, source)
+        lines = _lines(body, end)
+        lineno += len(lines)
+        yield _keys_one_by_one(lines, first, source)
+
+
+def _lines(body: bytes, end: int) -> List[bytes]:
+    lines = body.split(b"\n")
+    if end < len(body):
+        lines.pop()  # the empty piece after the final newline
+    return lines
+
+
+def _digits_if_uniform(body: bytes, end: int, patterns: dict) -> Optional[List[bytes]]:
+    """Every line's timestamp digits, when every line of body[:end] starts
+    with a key of the first line's width and the last line ends its object;
+    else None."""
+    first = _FIRST_KEY.match(body, 0, end)
+    # a last line cut short (a recorder killed mid-write) must not pass as an event
+    if first is None or not body.endswith(b"}}", 0, end):
+        return None
+    width = len(first.group(1))
+    pattern = patterns.get(width) or patterns.setdefault(width, _keys_of_width(width))
+    digits = pattern.findall(body, first.end(), end)
+    digits.insert(0, first.group(1))
+    # one key found after each newline means one at the start of every line
+    return digits if len(digits) == body.count(b"\n", 0, end) + 1 else None
 
 
 def _keys_one_by_one(lines: List[bytes], first: int, source: str) -> Tuple[List[int], List[bytes]]:
@@ -178,6 +226,37 @@ def _keys_one_by_one(lines: List[bytes], first: int, source: str) -> Tuple[List[
             raise ParseError(source, lineno, str(err)) from None
         kept.append(line)
     return keys, kept
+
+
+# {"Exec":{"seq":4,"timestamp":825573691,...}}  -- our writer puts the timestamp
+# first, the original's later versions after "seq".
+_TIMESTAMP_LINE = re.compile(rb'^[ \t]*\{"[A-Za-z]+":\{(?:"seq":\d+,)?"timestamp":(\d+)(?=[,}])[^\n]*\}\}[ \t\r]*$', re.M)
+
+
+def timestamp_of_line(line: bytes) -> int:
+    """The timestamp of one line in any field order; ValueError when it has none."""
+    match = _TIMESTAMP_LINE.match(line)
+    if match:
+        return int(match.group(1))
+    import json  # only lines in other forms need it
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        stripped = line.strip()
+        if stripped.startswith(b"{") and not stripped.endswith(b"}"):
+            raise ValueError("truncated or malformed JSON") from None
+        raise ValueError("not a JSON event") from None
+    if not isinstance(obj, dict) or len(obj) != 1:
+        raise ValueError("an event must be an object with exactly one key naming its kind")
+    (kind, body), = obj.items()
+    if not isinstance(body, dict):
+        raise ValueError(f"{kind!r} must map to an object of fields")
+    if "timestamp" not in body:
+        raise ValueError(f"{kind} event has no 'timestamp' field")
+    stamp = body["timestamp"]
+    if type(stamp) is not int or stamp < 0:
+        raise ValueError(f"{kind} field 'timestamp' must be a non-negative integer, not {json.dumps(stamp)[:40]}")
+    return stamp
 
 
 _UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000}

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from proctrace.events import ParseError
 from proctrace.reader import read_chunks
 from proctrace.sort import (SortStats, format_duration, keyed_line_batches, parse_duration,
-                            sort_batches)
+                            sort_batches, timestamp_of_line)
 
 keys = st.lists(st.integers(0, 200), max_size=60)
 windows = st.integers(0, 50)
@@ -153,4 +153,19 @@ def test_lines_through_the_fast_path_come_out_sorted_and_whole(case, chunk_size,
 def test_an_argument_that_looks_like_a_key_is_not_read_as_one():
     from proctrace.events import Exec, to_json
     line = to_json(Exec(3, 2, 1, 2, ('{"timestamp":1}}',))).encode() + b"\n"
-    assert [keys for keys, _ in keyed_line_batches([line], source="x")] == [[3]]
+    (keys, _), = keyed_line_batches([line], source="x")
+    assert (keys[0], keys[-1]) == (3, 3)
+
+
+def test_timestamp_of_line_accepts_any_field_order():
+    assert timestamp_of_line(b'{"Exit":{"pid":2,"timestamp":11,"ppid":1,"pgid":2}}') == 11
+    with pytest.raises(ValueError):
+        timestamp_of_line(b'{"Exit":{"pid":2}}')
+
+
+def test_a_chunk_whose_keys_change_width_comes_out_sorted():
+    """Keys of one width compare as bytes; a chunk that mixes widths must not."""
+    text = b"".join(b'{"Lost":{"timestamp":%d,"count":1}}\n' % key for key in (98, 99, 100, 7, 1000, 101))
+    batches = keyed_line_batches(read_chunks(io.BytesIO(text)), source="x")
+    out = b"\n".join(line for batch in sort_batches(batches, window_ns=None) for line in batch)
+    assert [int(line.split(b":")[2].split(b",")[0]) for line in out.split(b"\n")] == [7, 98, 99, 100, 101, 1000]
