@@ -154,12 +154,12 @@ def _report_late(stats, window_ns: Optional[int]) -> None:
 
 
 def _sort(args: argparse.Namespace) -> int:
-    from proctrace.reader import read_chunks
-    from proctrace.sort import SortStats, keyed_line_batches, sort_batches
+    from proctrace.parallel import prepared_chunks
+    from proctrace.sort import SortStats, chunk_keys, keyed_prepared_batches, sort_batches
     source = _name(args.input)
     stats = SortStats()
     with _open_input(args.input) as stream, _open_output(args.output) as out:
-        batches = _require_events(keyed_line_batches(read_chunks(stream), source=source), source)
+        batches = _require_events(keyed_prepared_batches(prepared_chunks(stream, chunk_keys), source=source), source)
         for lines in sort_batches(batches, window_ns=args.window, stats=stats):
             _write(out, b"\n".join(lines))
             out.write(b"\n")
@@ -171,8 +171,8 @@ def _sort(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from proctrace.events import merge_legacy, read_records
-    from proctrace.reader import read_chunks
+    from proctrace.events import canonical_keys, merge_legacy, read_prepared_records
+    from proctrace.parallel import prepared_chunks
     from proctrace.render import get_renderer
     from proctrace.sort import SortStats, sort_batches
     renderer = get_renderer(args.format)
@@ -180,7 +180,8 @@ def _render(args: argparse.Namespace) -> int:
     stats = SortStats()
     lost = []
     with _open_input(args.input) as stream, _open_output(args.output) as out:
-        records = read_records(read_chunks(stream), source=source, warn=_warn, on_lost=lost.append)
+        chunks = prepared_chunks(stream, canonical_keys, share=renderer.HELPER_SHARE)
+        records = read_prepared_records(chunks, source=source, warn=_warn, on_lost=lost.append)
         ordered = sort_batches(_require_events(records, source), window_ns=args.window, stats=stats)
         for data in renderer.render(merge_legacy(ordered), warn=_warn):
             _write(out, data)

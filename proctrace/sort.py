@@ -26,9 +26,9 @@ from proctrace.errors import ParseError
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+    from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "timestamp_of_line", "parse_duration", "format_duration"]
+__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "keyed_prepared_batches", "chunk_keys", "timestamp_of_line", "parse_duration", "format_duration"]
 
 
 class SortStats:
@@ -64,16 +64,8 @@ class Run(bytes):
     A sorted chunk of a recording (what `record` writes) is held and written
     whole: no split into lines, no join, and its keys are not even turned
     into integers.  Should a later batch reach back into it, it is split
-    into lines again and its keys converted then.
+    into lines again and its keys read then.
     """
-
-    digits: List[bytes]  # each line's timestamp, as the digits of the line, all of one width
-
-
-def _make_run(lines, digits: List[bytes]) -> Run:
-    run = Run(lines)  # lines: bytes or a memoryview, copied once here
-    run.digits = digits
-    return run
 
 
 def _explode(keys: List[int], items: list) -> Tuple[List[int], list]:
@@ -84,7 +76,7 @@ def _explode(keys: List[int], items: list) -> Tuple[List[int], list]:
     out: list = []
     for key, item in zip(keys, items):
         if type(item) is Run:
-            out_keys += map(int, item.digits)
+            out_keys += map(int, _uniform_digits(item, len(item)))
             out += item.split(b"\n")
         else:
             out_keys.append(key)
@@ -161,7 +153,7 @@ _FIRST_KEY = re.compile(rb'\{"[A-Za-z]+":\{"timestamp":([0-9]+)[,}]')
 
 
 def _keys_of_width(width: int) -> "re.Pattern[bytes]":
-    # the key of each line after the first, when it has this width
+    # the key of each line after the first, when it has this width (re caches the compiled pattern)
     return re.compile(rb'\n\{"[A-Za-z]+":\{"timestamp":([0-9]{%d})[,}]' % width)
 
 
@@ -173,43 +165,52 @@ def keyed_line_batches(chunks: Iterable[bytes], *, source: str) -> Iterator[Tupl
     themselves pass through untouched.  A line without a readable timestamp
     raises ParseError naming it.
     """
+    return keyed_prepared_batches(((chunk, chunk_keys(chunk)) for chunk in chunks), source=source)
+
+
+def keyed_prepared_batches(prepared: Iterable[Tuple[bytes, object]], *,
+                           source: str) -> Iterator[Tuple[Sequence[int], Sequence[bytes]]]:
+    """keyed_line_batches for (chunk, chunk_keys(chunk)) pairs, however computed (see parallel.py)."""
     lineno = 1
-    patterns: dict = {}
-    for body in chunks:
-        # the text is body[:end]; slicing would copy it
-        end = len(body) - 1 if body.endswith(b"\n") else len(body)
-        first = lineno
-        digits = _digits_if_uniform(body, end, patterns)
-        if digits is not None:
-            lineno += len(digits)
-            if _ascending(digits):
-                yield (int(digits[0]), int(digits[-1])), _make_run(memoryview(body)[:end], digits)
-            else:
-                yield list(map(int, digits)), _lines(body, end)
+    for body, keys in prepared:
+        end = len(body) - 1 if body.endswith(b"\n") else len(body)  # the text is body[:end]
+        if type(keys) is tuple:
+            count, first, last = keys
+            lineno += count
+            # a view, not a copy: the chunk is copied once, into its Run
+            yield (first, last), Run(memoryview(body)[:end])
             continue
-        lines = _lines(body, end)
-        lineno += len(lines)
-        yield _keys_one_by_one(lines, first, source)
+        lines = body.split(b"\n")
+        if end < len(body):
+            lines.pop()  # the empty piece after the final newline
+        first_line, lineno = lineno, lineno + len(lines)
+        yield (keys, lines) if keys is not None else _keys_one_by_one(lines, first_line, source)
 
 
-def _lines(body: bytes, end: int) -> List[bytes]:
-    lines = body.split(b"\n")
-    if end < len(body):
-        lines.pop()  # the empty piece after the final newline
-    return lines
+def chunk_keys(body: bytes) -> Union[None, Tuple[int, int, int], List[int]]:
+    """The keys of a chunk, read in C: (line count, first, last) when its lines are
+    in order, every key when they are not, None when some line needs a closer look.
+
+    A pure function of the chunk, so another process can compute it.
+    """
+    end = len(body) - 1 if body.endswith(b"\n") else len(body)
+    digits = _uniform_digits(body, end)
+    if digits is None:
+        return None
+    if _ascending(digits):
+        return len(digits), int(digits[0]), int(digits[-1])
+    return list(map(int, digits))
 
 
-def _digits_if_uniform(body: bytes, end: int, patterns: dict) -> Optional[List[bytes]]:
+def _uniform_digits(body: bytes, end: int) -> Optional[List[bytes]]:
     """Every line's timestamp digits, when every line of body[:end] starts
     with a key of the first line's width and the last line ends its object;
-    else None."""
+    else None.  Keys of one width compare as bytes as they do as numbers."""
     first = _FIRST_KEY.match(body, 0, end)
     # a last line cut short (a recorder killed mid-write) must not pass as an event
     if first is None or not body.endswith(b"}}", 0, end):
         return None
-    width = len(first.group(1))
-    pattern = patterns.get(width) or patterns.setdefault(width, _keys_of_width(width))
-    digits = pattern.findall(body, first.end(), end)
+    digits = _keys_of_width(len(first.group(1))).findall(body, first.end(), end)
     digits.insert(0, first.group(1))
     # one key found after each newline means one at the start of every line
     return digits if len(digits) == body.count(b"\n", 0, end) + 1 else None

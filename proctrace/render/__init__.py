@@ -1,8 +1,9 @@
 """The renderers, registered by name; each module is imported only when asked for.
 
 A renderer module has `render(events, *, warn)` yielding text chunks,
-`DESCRIPTION` (for --help) and `STREAMING` (False when it must see every
-event before it writes anything).
+`DESCRIPTION` (for --help), `STREAMING` (False when it must see every
+event before it writes anything) and `HELPER_SHARE` (how many chunks of a
+large file a helper process checks: see parallel.py).
 """
 
 from __future__ import annotations

@@ -17,10 +17,12 @@ from typing import Callable, Dict, Iterable, Iterator, List, Tuple
 
 from proctrace.events import Fork, Lost, as_event, as_line
 
-__all__ = ["render", "DESCRIPTION", "STREAMING"]
+__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE"]
 
 DESCRIPTION = "JSON lines grouped by process, a blank line between processes"
 STREAMING = False
+# of every n chunks, how many a helper process checks (see parallel.py): grouping keeps the main process busy
+HELPER_SHARE = (1, 1)
 
 # {"Fork":{"timestamp":5,"parent_pid":1,"child_pid":2,...  -> (b"Fork", b"2")
 # {"Exit":{"timestamp":6,"pid":2,...                       -> (b"Exit", b"2")

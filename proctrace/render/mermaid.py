@@ -22,10 +22,12 @@ from itertools import chain, islice
 
 from proctrace.model import Process, Recording, fold_processes
 
-__all__ = ["render", "DESCRIPTION", "STREAMING", "MAX_TEXT_SIZE", "escape_label", "command_label"]
+__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "MAX_TEXT_SIZE", "escape_label", "command_label"]
 
 DESCRIPTION = "a Mermaid gantt chart of the process tree"
 STREAMING = False
+# of every n chunks, how many a helper process checks (see parallel.py): folding and labelling keep the main process busy
+HELPER_SHARE = (1, 1)
 
 # Mermaid draws an error instead of a chart above this many characters.
 MAX_TEXT_SIZE = 50_000
