@@ -117,19 +117,26 @@ def warm(path: str) -> None:
 
 # -- the pipeline stages -------------------------------------------------------------------------
 
-def stage_commands(py: str, arrival: str, ordered: str) -> List[Tuple[str, str, List[str], str]]:
-    """(id, label, argv, input) for every command timed on one size, baselines first."""
+def stage_commands(py: str, arrival: str, ordered: str, site: bool = False) -> List[Tuple[str, str, List[str], str]]:
+    """(id, label, argv, input) for every command timed on one size, baselines first.
+
+    Python runs with -S unless `site`: this machine's site-packages holds .pth
+    hooks (a sandbox's certifi import) that cost every start ~45 ms, which is
+    neither proctrace's nor a distro interpreter's.  The start-up rows show it.
+    """
     gnu = ["sort", "-s", "-t:", "-k3,3n"]
-    return [
+    python = [py] if site else [py, "-S"]
+    commands = [
         ("gnu-sort-arrival", "GNU sort, arrival order", gnu + [arrival], arrival),
         ("gnu-sort-sorted", "GNU sort, already sorted", gnu + [ordered], ordered),
-        ("python-read-loop", "bare Python read loop", [py, "-c", READ_LOOP, arrival], arrival),
-        ("sort-arrival", "proctrace sort, arrival order", [py, "-m", "proctrace", "sort", "-i", arrival, "-o", os.devnull], arrival),
-        ("sort-sorted", "proctrace sort, already sorted", [py, "-m", "proctrace", "sort", "-i", ordered, "-o", os.devnull], ordered),
-        ("render-multiplexed", "render -f multiplexed", [py, "-m", "proctrace", "render", "-f", "multiplexed", "-i", arrival, "-o", os.devnull], arrival),
-        ("render-by-process", "render -f by-process", [py, "-m", "proctrace", "render", "-f", "by-process", "-i", arrival, "-o", os.devnull], arrival),
-        ("render-mermaid", "render -f mermaid", [py, "-m", "proctrace", "render", "-f", "mermaid", "-i", arrival, "-o", os.devnull], arrival),
+        ("python-read-loop", "bare Python read loop", [*python, "-c", READ_LOOP, arrival], arrival),
+        ("sort-arrival", "proctrace sort, arrival order", [*python, "-m", "proctrace", "sort", "-i", arrival, "-o", os.devnull], arrival),
+        ("sort-sorted", "proctrace sort, already sorted", [*python, "-m", "proctrace", "sort", "-i", ordered, "-o", os.devnull], ordered),
+        ("render-multiplexed", "render -f multiplexed", [*python, "-m", "proctrace", "render", "-f", "multiplexed", "-i", arrival, "-o", os.devnull], arrival),
+        ("render-by-process", "render -f by-process", [*python, "-m", "proctrace", "render", "-f", "by-process", "-i", arrival, "-o", os.devnull], arrival),
+        ("render-mermaid", "render -f mermaid", [*python, "-m", "proctrace", "render", "-f", "mermaid", "-i", arrival, "-o", os.devnull], arrival),
     ]
+    return commands
 
 
 def check_output(cid: str, out_path: str, ordered: str, events: int) -> Optional[str]:
@@ -160,13 +167,13 @@ def _same_bytes(a: str, b: str) -> bool:
                 return True
 
 
-def bench_size(n: int, runs: int, *, py: str, check: bool) -> List[Row]:
+def bench_size(n: int, runs: int, *, py: str, check: bool, site: bool = False) -> List[Row]:
     arrival, ordered, events = ensure_recordings(CACHE_DIR, n, log=log)
     warm(arrival)
     warm(ordered)
     env = child_env()
     env["LC_ALL"] = "C"
-    commands = stage_commands(py, arrival, ordered)
+    commands = stage_commands(py, arrival, ordered, site)
     samples: Dict[str, List[Sample]] = {cid: [] for cid, *_ in commands}
     errors: Dict[str, str] = {}
     tmp_dir = tempfile.mkdtemp(prefix="check-", dir=CACHE_DIR)
@@ -554,6 +561,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--output", metavar="PATH", default=RESULTS,
                         help="where to write the JSON results (default: benchmarks/results/latest.json)")
     parser.add_argument("--python", default=sys.executable, help="the interpreter to run proctrace with")
+    parser.add_argument("--site", action="store_true",
+                        help="run the stage commands with the interpreter's site hooks (default: python3 -S)")
     args = parser.parse_args(argv)
     if args.sizes:
         try:
@@ -583,7 +592,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.skip_stages:
         for n in args.sizes:
             runs = args.runs or (3 if args.quick or n > 100_000 else 5)
-            rows += bench_size(n, runs, py=py, check=args.check)
+            rows += bench_size(n, runs, py=py, check=args.check, site=args.site)
     if args.skip_record:
         rows.append(Row(id="record", measure="record", text="skipped (--skip-record)", target="",
                         status="skip", value=None))
@@ -596,6 +605,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         log("warning: proctrace/ changed while the benchmarks ran: the rows measure different code")
     print(f"\nproctrace {meta['commit']}{' + uncommitted changes' if meta['dirty'] else ''} "
           f"(sources {meta['source_digest']}), {meta['python']}, {meta['cpus']} CPUs, {meta['date']}")
+    if not args.skip_stages:
+        print(f"stage commands: {'python3' if args.site else 'python3 -S'} -m proctrace ... (see --site)")
     print_table(rows, old_rows)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:

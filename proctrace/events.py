@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import json.scanner
+from array import array
 import re
 import sys
 from dataclasses import dataclass, fields
 
 from proctrace.errors import ParseError, ProctraceError, TracerError
+from proctrace.sort import apply_order, keys_in_order
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 __all__ = [
@@ -273,19 +275,24 @@ def read_records(chunks: Iterable[bytes], *, source: str, warn: Callable[[str], 
     return read_prepared_records(pairs, source=source, warn=warn, on_lost=on_lost)
 
 
-def canonical_keys(body: bytes) -> Optional[List[int]]:
-    """Every line's timestamp when every line of the chunk is in canonical form, else None.
+def canonical_keys(body: bytes) -> Optional[Tuple[array, Optional[array]]]:
+    """The chunk's timestamps when every line is in canonical form, else None:
+    as keys_in_order gives them, sorted, with the order that sorts the lines.
 
     A pure function of the chunk, so another process can compute it (see parallel.py).
     """
     if not (body.isascii() or _is_utf8(body)):
         return None
-    keys = _CANONICAL.findall(body)
-    lines = body.count(b"\n") + (not body.endswith(b"\n"))
-    return list(map(int, keys)) if len(keys) == lines else None
+    if b"\\" in body or len(body.translate(None, _CONTROL)) != len(body):
+        keys = _CANONICAL.findall(body)
+    else:  # no escapes, no control characters: a string is any run of non-quotes
+        keys = _CANONICAL_PLAIN.findall(body)
+    if len(keys) != body.count(b"\n") + (not body.endswith(b"\n")):
+        return None
+    return keys_in_order(list(map(int, keys)))  # None beyond 64 bits: read line by line
 
 
-def read_prepared_records(prepared: Iterable[Tuple[bytes, Optional[List[int]]]], *, source: str,
+def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: str,
                           warn: Callable[[str], None], on_lost: Callable[[int], None] = lambda count: None
                           ) -> Iterator[Tuple[List[int], list]]:
     """read_records for (chunk, canonical_keys(chunk)) pairs, however computed."""
@@ -301,7 +308,7 @@ def read_prepared_records(prepared: Iterable[Tuple[bytes, Optional[List[int]]]],
                 for line in lines:
                     if line.startswith(b'{"Lost"'):
                         on_lost(as_event(line).count)
-            yield keys, lines
+            yield apply_order(keys, lines)
             continue
         keys, records = [], []
         for number, line in enumerate(lines, first):
@@ -442,11 +449,11 @@ _REST = [
 ]
 
 
-def _canonical_pattern() -> bytes:
+def _canonical_pattern(string: bytes = _S) -> bytes:
     # one alternative a kind; the timestamp, the one group, is read by a lookahead
     kinds = b"|".join(rb'\{"%s":\{"timestamp":%%(N)s,%s\}\}' % (kind, fields_re) for kind, fields_re in _REST)
     pattern = rb'^(?=\{"[A-Za-z]+":\{"timestamp":(%(N)s),)(?:' + kinds + rb")$"
-    pattern = pattern % {b"N": _N, b"S": _S}
+    pattern = pattern % {b"N": _N, b"S": string}
     if sys.version_info >= (3, 11):
         # Possessive repeats match the same lines here (what each repeats cannot
         # match what follows it), but keep no state to backtrack to: 1.5x faster.
@@ -455,3 +462,9 @@ def _canonical_pattern() -> bytes:
 
 
 _CANONICAL = re.compile(_canonical_pattern(), re.M)
+# For chunks without backslashes and control characters (but newlines): the
+# simpler string pattern may run past a line's end, but then that match
+# swallows two lines and the count of matches falls short of the count of
+# lines, so the chunk is read line by line.
+_CANONICAL_PLAIN = re.compile(_canonical_pattern(rb'"[^"]*"'), re.M)
+_CONTROL = bytes(range(0, 10)) + bytes(range(11, 32))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 import re
+from array import array
 from itertools import islice
 from operator import itemgetter, le
 
@@ -28,7 +29,7 @@ TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "keyed_prepared_batches", "chunk_keys", "timestamp_of_line", "parse_duration", "format_duration"]
+__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "keyed_prepared_batches", "chunk_keys", "keys_in_order", "apply_order", "timestamp_of_line", "parse_duration", "format_duration"]
 
 
 class SortStats:
@@ -46,11 +47,19 @@ class SortStats:
 
 
 def _reorder(keys: List[int], items: list) -> Tuple[List[int], list]:
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    if len(order) == 1:
+    """Keys and items in key order; equal keys keep their order."""
+    if len(keys) < 2:
         return keys, items
+    order = sorted(range(len(keys)), key=keys.__getitem__)
     pick = itemgetter(*order)
     return list(pick(keys)), list(pick(items))
+
+
+def sorting_order(keys: Sequence[int]) -> Optional[array]:
+    """The order that sorts `keys` (equal keys keep theirs), None when they are sorted."""
+    if _ascending(keys):
+        return None
+    return array("I", sorted(range(len(keys)), key=keys.__getitem__))
 
 
 def _ascending(keys: Sequence) -> bool:
@@ -115,13 +124,20 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
                 keys = list(keys)
             if type(items) is not list:
                 items = list(items)
-            if held_keys and keys[0] < held_keys[-1] or not _ascending(keys):
-                # Only the held tail that the batch overlaps needs merging: with
-                # bounded disorder that is a few events, not the whole window.
-                start = bisect_right(held_keys, min(keys))
+            if not _ascending(keys):
+                keys, items = _reorder(keys, items)
+            if held_keys and keys[0] < held_keys[-1]:
+                # Only where the held tail and the batch overlap is there
+                # anything to merge: with bounded disorder a few events a side,
+                # not the whole window.  Held items go first among equal keys.
+                start = bisect_right(held_keys, keys[0])
+                overlap = bisect_left(keys, held_keys[-1])
                 tail_keys, tail = _explode(held_keys[start:], held[start:])
-                keys, items = _reorder(tail_keys + keys, tail + items)
                 del held_keys[start:], held[start:]
+                merged_keys, merged = _reorder(tail_keys + keys[:overlap], tail + items[:overlap])
+                held_keys += merged_keys
+                held += merged
+                del keys[:overlap], items[:overlap]
             held_keys += keys
             held += items
         previous_newest = newest
@@ -174,7 +190,7 @@ def keyed_prepared_batches(prepared: Iterable[Tuple[bytes, object]], *,
     lineno = 1
     for body, keys in prepared:
         end = len(body) - 1 if body.endswith(b"\n") else len(body)  # the text is body[:end]
-        if type(keys) is tuple:
+        if type(keys) is tuple and len(keys) == 3:
             count, first, last = keys
             lineno += count
             # a view, not a copy: the chunk is copied once, into its Run
@@ -184,12 +200,13 @@ def keyed_prepared_batches(prepared: Iterable[Tuple[bytes, object]], *,
         if end < len(body):
             lines.pop()  # the empty piece after the final newline
         first_line, lineno = lineno, lineno + len(lines)
-        yield (keys, lines) if keys is not None else _keys_one_by_one(lines, first_line, source)
+        yield apply_order(keys, lines) if keys is not None else _keys_one_by_one(lines, first_line, source)
 
 
-def chunk_keys(body: bytes) -> Union[None, Tuple[int, int, int], List[int]]:
+def chunk_keys(body: bytes) -> Union[None, Tuple[int, int, int], Tuple[array, Optional[array]]]:
     """The keys of a chunk, read in C: (line count, first, last) when its lines are
-    in order, every key when they are not, None when some line needs a closer look.
+    in order, keys_in_order's pair when they are not, None when some line needs
+    a closer look.
 
     A pure function of the chunk, so another process can compute it.
     """
@@ -199,7 +216,31 @@ def chunk_keys(body: bytes) -> Union[None, Tuple[int, int, int], List[int]]:
         return None
     if _ascending(digits):
         return len(digits), int(digits[0]), int(digits[-1])
-    return list(map(int, digits))
+    return keys_in_order(list(map(int, digits)))
+
+
+def keys_in_order(keys: List[int]) -> Optional[Tuple[array, Optional[array]]]:
+    """(the keys sorted, the order that sorts their lines, or None if they are),
+    as arrays, which cross a pipe 10x faster than lists; None beyond 64 bits.
+
+    Sorting a chunk is half the sorter's work: done where the chunk is read,
+    a helper process can take it on too (see parallel.py).
+    """
+    order = sorting_order(keys)
+    if order is not None:
+        keys = itemgetter(*order)(keys)
+    try:
+        return array("Q", keys), order
+    except OverflowError:
+        return None
+
+
+def apply_order(keys: Tuple[array, Optional[array]], lines: List[bytes]) -> Tuple[List[int], List[bytes]]:
+    """The keys and lines of a chunk from what keys_in_order found."""
+    ordered_keys, order = keys
+    if order is not None:
+        lines = list(itemgetter(*order)(lines))
+    return ordered_keys.tolist(), lines
 
 
 def _uniform_digits(body: bytes, end: int) -> Optional[List[bytes]]:

@@ -16,7 +16,7 @@ __all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE"]
 DESCRIPTION = "every event in timestamp order, as JSON lines (the default)"
 STREAMING = True
 # of every n chunks, how many a helper process checks (see parallel.py): sorting and writing are a third of the work
-HELPER_SHARE = (4, 5)
+HELPER_SHARE = (3, 4)
 
 
 def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
