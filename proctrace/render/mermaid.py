@@ -16,11 +16,11 @@ shortened; the recording keeps the full command.
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, Iterator, List
+from typing import Callable, Iterable, Iterator, List, Tuple
 
-from itertools import chain, islice
+from itertools import islice
 
-from proctrace.model import Process, Recording, fold_processes
+from proctrace.model import Process, Recording, fold_batches
 
 __all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "MAX_TEXT_SIZE", "escape_label", "command_label"]
 
@@ -40,20 +40,12 @@ SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP
 # /nix/store/zzmqcgd2vrql9656a2fkwk948r38mgai-coreutils-9.3/bin/dirname -> <store>/dirname
 NIX_STORE = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s]*/(?:s?bin/)?")
 # what Mermaid would read as a statement, were it at the start of a task line
-KEYWORD_START = re.compile(
-    r"(?i)(section|title|includes|excludes|dateformat|axisformat|tickinterval|todaymarker"
+KEYWORD_AT_LINE_START = re.compile(
+    r"\n(?i:section|title|includes|excludes|dateformat|axisformat|tickinterval|todaymarker"
     r"|topaxis|inclusiveenddates|weekday|click|gantt|\d{4}-\d{2}-\d{2})")
 UNPRINTABLE = re.compile("[\x00-\x1f\x7f\udc80-\udcff]")
 ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 NEEDS_QUOTES = re.compile(r"[\s'\"]")
-# ':' ends a label, '%' starts a comment, '#…;' is an entity, ';' ends a statement
-RISKY = re.compile("[#:;%]")
-
-
-def _entity(match: re.Match) -> str:
-    return "#%d;" % ord(match.group())
-
-
 def _show_unprintable(match: re.Match) -> str:
     char = match.group()
     if char in ESCAPES:
@@ -65,13 +57,16 @@ def _show_unprintable(match: re.Match) -> str:
 def command_label(cmdline, *, limit: int = MAX_LABEL) -> str:
     """A readable one-line command: shell-like quoting, store paths shortened, at most `limit` chars."""
     text = " ".join(cmdline)
-    if len(text.split()) != len(cmdline) or "'" in text or '"' in text or text.strip() != text:
-        # some argument is empty or holds blanks or quotes: quote those
-        text = " ".join("'" + arg.replace("'", "'\\''") + "'" if not arg or NEEDS_QUOTES.search(arg) else arg
-                        for arg in cmdline)
+    plain = (text.isprintable() and text.count(" ") == len(cmdline) - 1 and "" not in cmdline
+             and "'" not in text and '"' not in text)
+    if not plain:
+        if len(text.split()) != len(cmdline) or "'" in text or '"' in text or text.strip() != text:
+            # some argument is empty or holds blanks or quotes: quote those
+            text = " ".join("'" + arg.replace("'", "'\\''") + "'" if not arg or NEEDS_QUOTES.search(arg) else arg
+                            for arg in cmdline)
     if "/nix/store/" in text:
         text = NIX_STORE.sub("<store>/", text)
-    if UNPRINTABLE.search(text):
+    if not plain and UNPRINTABLE.search(text):
         text = UNPRINTABLE.sub(_show_unprintable, text)
     if len(text) > limit:
         head = limit * 2 // 3
@@ -81,10 +76,29 @@ def command_label(cmdline, *, limit: int = MAX_LABEL) -> str:
 
 def escape_label(text: str) -> str:
     """Text -> a label Mermaid shows as it is (its entity escapes for the risky characters)."""
-    text = RISKY.sub(_entity, text)
-    if KEYWORD_START.match(text):
-        text = "#%d;%s" % (ord(text[0]), text[1:])
-    return text
+    return escape_labels([text])[0]
+
+
+def escape_labels(texts: List[str]) -> List[str]:
+    """escape_label for many labels, with a few passes over them all, not a few each.
+
+    Labels hold no newline or other control character (command_label writes
+    them as \\n, \\x01, ...), so joined by newlines they stay apart, a keyword
+    after a newline is one at a label's start, and control characters can
+    stand in for '#' and ';' while the others get entities that use them.
+    """
+    text = "\n" + "\n".join(texts)
+    if "#" in text or ";" in text or ":" in text or "%" in text:
+        text = text.replace("#", "\x00").replace(";", "\x01")
+        text = text.replace(":", "#58;").replace("%", "#37;")
+        text = text.replace("\x00", "#35;").replace("\x01", "#59;")
+    text = KEYWORD_AT_LINE_START.sub(_entity_first, text)
+    return text[1:].split("\n")
+
+
+def _entity_first(match: re.Match) -> str:
+    word = match.group()  # a newline, then the keyword
+    return "\n#%d;%s" % (ord(word[1]), word[2:])
 
 
 def _status(proc: Process) -> str:
@@ -105,13 +119,18 @@ def _tag(proc: Process) -> str:
     return "active"
 
 
-def _task(label: str, tag: str, start_ns: int, end_ns: int, origin_ns: int) -> str:
-    # Mermaid takes whole milliseconds only (a fraction makes an invalid date or
-    # an empty bar), so a bar covers every millisecond the process touched and
-    # the label says how long it really ran.
-    start_ms = (start_ns - origin_ns) // 1_000_000
-    end_ms = -(-(end_ns - origin_ns) // 1_000_000)
-    return f"    {escape_label(label)} :{tag}, {start_ms}, {max(end_ms - start_ms, 1)}ms"
+def _tasks(bars: List[Tuple[str, str, int, int]], origin_ns: int) -> str:
+    """(label, tag, start, end) -> task lines, the labels escaped all at once."""
+    labels = escape_labels([label for label, _, _, _ in bars])
+    lines = []
+    for label, (_, tag, start_ns, end_ns) in zip(labels, bars):
+        # Mermaid takes whole milliseconds only (a fraction makes an invalid date
+        # or an empty bar), so a bar covers every millisecond the process touched
+        # and the label says how long it really ran.
+        start_ms = (start_ns - origin_ns) // 1_000_000
+        end_ms = -(-(end_ns - origin_ns) // 1_000_000)
+        lines.append(f"    {label} :{tag}, {start_ms}, {max(end_ms - start_ms, 1)}ms\n")
+    return "".join(lines)
 
 
 def _duration(ns: int) -> str:
@@ -129,61 +148,65 @@ def _tree_order(roots: List[Process]) -> Iterator[Process]:
     while stack:
         proc = stack.pop()
         yield proc
-        stack.extend(sorted(proc.children, key=lambda child: child.start_ns, reverse=True))
+        stack.extend(reversed(proc.children))  # children are in order of start already
 
 
 def _process_label(proc: Process, stop_ns: int) -> str:
-    command = command_label(proc.command) or "(unknown command)"
-    if proc.execs and proc.execs[-1].truncated:
-        command += " [argv truncated]"
-    fork = "" if proc.execs else " (fork)"
-    return f"{command}{fork} (pid {proc.pid}, {_duration(stop_ns - proc.start_ns)}){_status(proc)}"
+    if proc.execs:
+        step = proc.execs[-1]
+        command = command_label(step.cmdline) or "(unknown command)"
+        if step.truncated:
+            command += " [argv truncated]"
+    else:
+        command = (command_label(proc.command) or "(unknown command)") + " (fork)"
+    return f"{command} (pid {proc.pid}, {_duration(stop_ns - proc.start_ns)}){_status(proc)}"
 
 
 def _chart(recording: Recording) -> Iterator[str]:
+    """The chart, in pieces of many lines each."""
     origin, end = recording.first_ns, recording.last_ns
     title = "Process Trace"
     if recording.lost:
         title += f" (incomplete: {recording.lost} events lost)"
-    yield "gantt"
-    yield f"    title {escape_label(title)}"
-    yield "    dateFormat x"
     # seconds.milliseconds wrap after a minute: longer recordings show minutes
-    yield "    axisFormat %S.%L" if end - origin < 60_000_000_000 else "    axisFormat %H:%M:%S"
-    yield "    todayMarker off"
-    yield ""
-    for index, root in enumerate(recording.roots):
+    axis = "%S.%L" if end - origin < 60_000_000_000 else "%H:%M:%S"
+    yield (f"gantt\n    title {escape_label(title)}\n    dateFormat x\n    axisFormat {axis}\n"
+           f"    todayMarker off\n\n")
+    for root in recording.roots:
         name = "processes" if len(recording.roots) == 1 else f"tree of pid {root.pid}"
-        yield f"    section {name}"
-        for proc in _tree_order([root]):
-            stop = proc.end_ns if proc.end_ns is not None else end
-            yield _task(_process_label(proc, stop), _tag(proc), proc.start_ns, stop, origin)
+        yield f"    section {name}\n"
+        procs = _tree_order([root])
+        while True:
+            bars = []
+            for proc in islice(procs, _TASKS_PER_PIECE):
+                stop = proc.end_ns if proc.end_ns is not None else end
+                bars.append((_process_label(proc, stop), _tag(proc), proc.start_ns, stop))
+            if not bars:
+                break
+            yield _tasks(bars, origin)
     for proc in recording.processes:
         if len(proc.execs) < 2:
             continue
-        yield f"    section execs of pid {proc.pid}"
         stop = proc.end_ns if proc.end_ns is not None else end
+        bars = []
         for step, following in zip(proc.execs, list(proc.execs[1:]) + [None]):
             until = following.timestamp if following is not None else stop
             label = f"{command_label(step.cmdline) or '(empty argv)'} ({_duration(until - step.timestamp)})"
-            yield _task(label, "active", step.timestamp, until, origin)
+            bars.append((label, "active", step.timestamp, until))
+        yield f"    section execs of pid {proc.pid}\n" + _tasks(bars, origin)
+
+
+_TASKS_PER_PIECE = 4096
 
 
 def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
     """Batches of records in timestamp order -> the text of a Mermaid gantt chart."""
-    recording = fold_processes(chain.from_iterable(batches))
+    recording = fold_batches(batches)
     size = 0
-    lines = _chart(recording)
-    while True:
-        piece = "".join(line + "\n" for line in islice(lines, _LINES_PER_WRITE))
-        if not piece:
-            break
+    for piece in _chart(recording):
         size += len(piece)
         yield piece.encode("utf-8")
     if size > MAX_TEXT_SIZE:
         warn(f"the chart is {size} characters; Mermaid refuses more than {MAX_TEXT_SIZE} "
              f"by default and draws an error instead: raise maxTextSize in your Mermaid "
              f"configuration, or render a part of the recording")
-
-
-_LINES_PER_WRITE = 2048
