@@ -18,6 +18,7 @@ slower); lines in other forms, and decoded events, take the general path.
 from __future__ import annotations
 
 import gc
+from contextlib import contextmanager
 import json
 import json.scanner
 import re
@@ -25,7 +26,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from proctrace.events import fields_of
 
-__all__ = ["Process", "ExecStep", "Recording", "fold_processes", "fold_batches"]
+__all__ = ["Process", "ExecStep", "Recording", "fold_processes", "fold_batches", "collector_paused"]
 
 
 class ExecStep:
@@ -120,21 +121,30 @@ def fold_processes(records: Iterable) -> Recording:
 def fold_batches(batches: Iterable[list]) -> Recording:
     """fold_processes for batches of records, as the sorter yields them."""
     folder = _Folder()
-    # Every Process made here lives to the end, so the cycle collector would
-    # only walk them again and again as they pile up: a third of the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         for batch in batches:
             if batch and not folder.add_lines(batch):
                 for record in batch:
                     folder.add_record(record)
-    finally:
-        if collecting:
-            gc.enable()
     processes = folder.processes
     roots = [proc for proc in processes if proc.parent is None]
     return Recording(processes, roots, folder.first_ns or 0, folder.last_ns or 0, folder.lost)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while objects that all live to the end pile up.
+
+    A fold makes a few objects per process and keeps every one of them: the
+    collector would only walk them again and again, for a third of the time.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _batched(records: Iterable, size: int) -> Iterator[list]:

@@ -16,6 +16,7 @@ import re
 from typing import Callable, Dict, Iterable, Iterator, List, Tuple
 
 from proctrace.events import Fork, Lost, as_event, as_line
+from proctrace.model import collector_paused
 
 __all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE"]
 
@@ -31,39 +32,44 @@ HELPER_SHARE = (1, 1)
 _KIND_PID = re.compile(rb'\{"([A-Za-z]+)":\{"timestamp":[0-9]+,"(?:parent_pid":[0-9]+,"child_pid|pid|count)":([0-9]+)')
 
 
-def _owners(batch: list) -> Iterator[Tuple[bytes, object, bytes]]:
-    """(kind, owner, line) for each record: the pid whose group it joins, or "lost"."""
-    if set(map(type, batch)) == {bytes}:
-        pairs = _KIND_PID.findall(b"\n".join(batch))
+def _owners(batch: list) -> Tuple[List[bytes], Iterable[Tuple[bytes, object]]]:
+    """The batch's lines, and (kind, owner) for each: the pid whose group it joins, or "lost"."""
+    try:
+        text = b"\n".join(batch)
+    except TypeError:
+        text = None  # events decoded from other forms
+    if text is not None and b'{"Lost"' not in text:
+        pairs = _KIND_PID.findall(text)
         if len(pairs) == len(batch):
-            for line, (kind, pid) in zip(batch, pairs):
-                yield kind, ("lost" if kind == b"Lost" else pid), line
-            return
+            return batch, pairs
+    owners = []
     for record in batch:
         event = as_event(record)
         kind = type(event).__name__.encode()
         if isinstance(event, Lost):
-            owner = "lost"
+            owners.append((kind, "lost"))
         else:
-            owner = str(event.child_pid if isinstance(event, Fork) else event.pid).encode()
-        yield kind, owner, as_line(record)
+            owners.append((kind, str(event.child_pid if isinstance(event, Fork) else event.pid).encode()))
+    return list(map(as_line, batch)), owners
 
 
 def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
     """Batches of records -> JSON lines, grouped by process."""
     groups: List[List[bytes]] = []
     current: Dict[object, List[bytes]] = {}  # pid (or "lost") -> its open group
-    for batch in batches:
-        for kind, owner, line in _owners(batch):
-            group = current.get(owner)
-            if group is None:
-                group = current[owner] = []
-                groups.append(group)
-            group.append(line)
-            if kind == b"Exit":
-                # the process is over: a later event for its pid is a new process
-                group[:] = [b"\n".join(group)]
-                del current[owner]
+    with collector_paused():  # a group a process, all kept to the end
+        for batch in batches:
+            lines, owners = _owners(batch)
+            for line, (kind, owner) in zip(lines, owners):
+                group = current.get(owner)
+                if group is None:
+                    group = current[owner] = []
+                    groups.append(group)
+                group.append(line)
+                if kind == b"Exit":
+                    # the process is over: a later event for its pid is a new process
+                    group[:] = [b"\n".join(group)]
+                    del current[owner]
     for start in range(0, len(groups), _GROUPS_PER_WRITE):
         piece = groups[start:start + _GROUPS_PER_WRITE]
         yield (b"\n" if start else b"") + b"\n\n".join(map(b"\n".join, piece)) + b"\n"

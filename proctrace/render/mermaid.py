@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator, List, Tuple
 
 from itertools import islice
 
-from proctrace.model import Process, Recording, fold_batches
+from proctrace.model import Process, Recording, collector_paused, fold_batches
 
 __all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "MAX_TEXT_SIZE", "escape_label", "command_label"]
 
@@ -201,11 +201,12 @@ _TASKS_PER_PIECE = 4096
 
 def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
     """Batches of records in timestamp order -> the text of a Mermaid gantt chart."""
-    recording = fold_batches(batches)
-    size = 0
-    for piece in _chart(recording):
-        size += len(piece)
-        yield piece.encode("utf-8")
+    with collector_paused():  # a chart of many processes allocates much and frees little
+        recording = fold_batches(batches)
+        size = 0
+        for piece in _chart(recording):
+            size += len(piece)
+            yield piece.encode("utf-8")
     if size > MAX_TEXT_SIZE:
         warn(f"the chart is {size} characters; Mermaid refuses more than {MAX_TEXT_SIZE} "
              f"by default and draws an error instead: raise maxTextSize in your Mermaid "
