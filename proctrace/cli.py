@@ -181,7 +181,8 @@ def _render(args: argparse.Namespace) -> int:
     lost = []
     with _open_input(args.input) as stream, _open_output(args.output) as out:
         chunks = prepared_chunks(stream, canonical_keys, share=renderer.HELPER_SHARE)
-        records = read_prepared_records(chunks, source=source, warn=_warn, on_lost=lost.append)
+        records = read_prepared_records(chunks, source=source, warn=_warn, on_lost=lost.append,
+                                        runs=renderer.TAKES_RUNS)
         ordered = sort_batches(_require_events(records, source), window_ns=args.window, stats=stats)
         for data in renderer.render(merge_legacy(ordered), warn=_warn):
             _write(out, data)

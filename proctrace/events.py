@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, fields
 
 from proctrace.errors import ParseError, ProctraceError, TracerError
-from proctrace.sort import apply_order, keys_in_order
+from proctrace.sort import as_run, sorted_chunk
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 __all__ = [
@@ -275,9 +275,9 @@ def read_records(chunks: Iterable[bytes], *, source: str, warn: Callable[[str], 
     return read_prepared_records(pairs, source=source, warn=warn, on_lost=on_lost)
 
 
-def canonical_keys(body: bytes) -> Optional[Tuple[array, Optional[array]]]:
-    """The chunk's timestamps when every line is in canonical form, else None:
-    as keys_in_order gives them, sorted, with the order that sorts the lines.
+def canonical_keys(body: bytes) -> Optional[Tuple[bytes, array]]:
+    """The chunk sorted, as sort.sorted_chunk gives it, when every line is in
+    canonical form; else None (it is then read line by line).
 
     A pure function of the chunk, so another process can compute it (see parallel.py).
     """
@@ -287,29 +287,36 @@ def canonical_keys(body: bytes) -> Optional[Tuple[array, Optional[array]]]:
         keys = _CANONICAL.findall(body)
     else:  # no escapes, no control characters: a string is any run of non-quotes
         keys = _CANONICAL_PLAIN.findall(body)
-    if len(keys) != body.count(b"\n") + (not body.endswith(b"\n")):
+    end = len(body) - 1 if body.endswith(b"\n") else len(body)
+    if len(keys) != body.count(b"\n", 0, end) + 1:
         return None
-    return keys_in_order(list(map(int, keys)))  # None beyond 64 bits: read line by line
+    return sorted_chunk(body, end, list(map(int, keys)))  # None beyond 64 bits
 
 
 def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: str,
-                          warn: Callable[[str], None], on_lost: Callable[[int], None] = lambda count: None
-                          ) -> Iterator[Tuple[List[int], list]]:
-    """read_records for (chunk, canonical_keys(chunk)) pairs, however computed."""
+                          warn: Callable[[str], None], on_lost: Callable[[int], None] = lambda count: None,
+                          runs: bool = False) -> Iterator[Tuple[List[int], list]]:
+    """read_records for (chunk, canonical_keys(chunk)) pairs, however computed.
+
+    With `runs`, a chunk that canonical_keys sorted comes as ((first, last),
+    Run), its lines in one bytes object (see sort.Run): for a consumer that
+    only writes lines out; without, as its keys and lines.
+    """
     warned: set = set()
     lineno = 1
-    for body, keys in prepared:
+    for body, ordered in prepared:
+        if ordered is not None:
+            lineno += len(ordered[1])
+            if b'{"Lost"' in body:
+                for line in body.split(b"\n"):
+                    if line.startswith(b'{"Lost"'):
+                        on_lost(as_event(line).count)
+            yield as_run(ordered) if runs else (ordered[1].tolist(), ordered[0].split(b"\n"))
+            continue
         lines = body.split(b"\n")
         if body.endswith(b"\n"):
             lines.pop()
         first, lineno = lineno, lineno + len(lines)
-        if keys is not None:
-            if b'{"Lost"' in body:
-                for line in lines:
-                    if line.startswith(b'{"Lost"'):
-                        on_lost(as_event(line).count)
-            yield apply_order(keys, lines)
-            continue
         keys, records = [], []
         for number, line in enumerate(lines, first):
             if not line.strip():

@@ -130,6 +130,7 @@ class _Helper:
         import pickle
         self._load = pickle.load
         read_end, write_end = os.pipe()
+        _widen(write_end)
         self.pid = os.fork()
         if self.pid == 0:  # the helper: never returns
             os.close(read_end)
@@ -158,6 +159,16 @@ class _Helper:
         except OSError:
             pass
         os.waitpid(self.pid, 0)
+
+
+def _widen(pipe: int, size: int = 1 << 20) -> None:
+    """Let the pipe hold a few results (the default 64 KiB is less than one
+    sorted chunk), so the helper can work ahead instead of waiting for us."""
+    try:
+        import fcntl
+        fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except OSError:
+        pass  # above /proc/sys/fs/pipe-max-size: the helper waits more, that is all
 
 
 def _serve(fd: int, start: int, end: int, prepare, chunk_size: int, helpers_turn, write_end: int, dump) -> None:

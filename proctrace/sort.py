@@ -29,7 +29,7 @@ TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "keyed_prepared_batches", "chunk_keys", "keys_in_order", "apply_order", "timestamp_of_line", "parse_duration", "format_duration"]
+__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "keyed_prepared_batches", "chunk_keys", "sorted_chunk", "as_run", "timestamp_of_line", "parse_duration", "format_duration"]
 
 
 class SortStats:
@@ -68,13 +68,48 @@ def _ascending(keys: Sequence) -> bool:
 
 
 class Run(bytes):
-    """Lines already in key order, kept as the one bytes object they were read in.
+    """Lines already in key order, kept as one bytes object.
 
-    A sorted chunk of a recording (what `record` writes) is held and written
-    whole: no split into lines, no join, and its keys are not even turned
-    into integers.  Should a later batch reach back into it, it is split
-    into lines again and its keys read then.
+    A chunk read in order (what `record` writes), or sorted where it was read,
+    is held and written whole: no list of lines, no join.  When a later
+    batch reaches back into it, only the lines that overlap are split off.
+    `keys` are its lines' keys: known when the chunk was sorted, read from
+    the lines the first time they are needed when it came in order.
     """
+
+    keys: Optional[List[int]] = None
+
+
+def _make_run(text, keys: Optional[List[int]] = None) -> Run:
+    run = Run(text)  # text: bytes, or a memoryview, copied once here
+    run.keys = keys
+    return run
+
+
+def _run_keys(run: Run) -> List[int]:
+    if run.keys is None:
+        run.keys = list(map(int, _uniform_digits(run, len(run))))
+    return run.keys
+
+
+def _split_run(run: Run, index: int) -> Tuple[Optional[Run], Optional[Run]]:
+    """The run's first `index` lines and the rest, each a Run (None when empty)."""
+    keys = _run_keys(run)
+    if index <= 0:
+        return None, run
+    if index >= len(keys):
+        return run, None
+    # find the newline before line `index`, from whichever end is nearer
+    if index <= len(keys) - index:
+        newline = -1
+        for _ in range(index):
+            newline = run.index(b"\n", newline + 1)
+    else:
+        newline = len(run)
+        for _ in range(len(keys) - index):
+            newline = run.rindex(b"\n", 0, newline)
+    view = memoryview(run)
+    return _make_run(view[:newline], keys[:index]), _make_run(view[newline + 1:], keys[index:])
 
 
 def _explode(keys: List[int], items: list) -> Tuple[List[int], list]:
@@ -85,12 +120,38 @@ def _explode(keys: List[int], items: list) -> Tuple[List[int], list]:
     out: list = []
     for key, item in zip(keys, items):
         if type(item) is Run:
-            out_keys += map(int, _uniform_digits(item, len(item)))
+            out_keys += _run_keys(item)
             out += item.split(b"\n")
         else:
             out_keys.append(key)
             out.append(item)
     return out_keys, out
+
+
+def _merge_run(held_keys: List[int], held: list, run: Run, first: int) -> None:
+    """Add a Run whose first key is older than the newest held item: only the
+    lines where the two overlap are split off and merged."""
+    start = bisect_right(held_keys, first)
+    if type(held[start]) is Run:
+        # a held Run that starts before `first`: its lines up to `first` stay whole
+        straddling = held[start]
+        cut = bisect_right(_run_keys(straddling), first)
+        if cut:
+            keep, spilled = _split_run(straddling, cut)
+            held[start:start + 1] = [keep, spilled]
+            held_keys[start:start + 1] = [keep.keys[-1], spilled.keys[-1]]
+            start += 1
+    tail_keys, tail = _explode(held_keys[start:], held[start:])
+    del held_keys[start:], held[start:]
+    head, rest = _split_run(run, bisect_left(_run_keys(run), tail_keys[-1]))
+    head_keys, head_lines = _explode([0], [head]) if head is not None else ([], [])
+    # held lines first among equal keys: they came first
+    merged_keys, merged = _reorder(tail_keys + head_keys, tail + head_lines)
+    held_keys += merged_keys
+    held += merged
+    if rest is not None:
+        held_keys.append(rest.keys[-1])
+        held.append(rest)
 
 
 def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns: Optional[int],
@@ -113,12 +174,15 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
             continue
         if type(items) is Run:
             # keys is (first, last): the lines in between are known to be in order
-            if (not held_keys or held_keys[-1] <= keys[0]) and (last_written is None or last_written <= keys[0]):
+            if last_written is not None and keys[0] < last_written:
+                keys, items = _explode([0], [items])  # late lines: counted line by line below
+            elif not held_keys or held_keys[-1] <= keys[0]:
                 held_keys.append(keys[-1])
                 held.append(items)
                 keys = None
             else:
-                keys, items = _explode([0], [items])
+                _merge_run(held_keys, held, items, keys[0])
+                keys = None
         if keys is not None:
             if type(keys) is not list:
                 keys = list(keys)
@@ -190,22 +254,26 @@ def keyed_prepared_batches(prepared: Iterable[Tuple[bytes, object]], *,
     lineno = 1
     for body, keys in prepared:
         end = len(body) - 1 if body.endswith(b"\n") else len(body)  # the text is body[:end]
-        if type(keys) is tuple and len(keys) == 3:
+        if keys is None:
+            lines = body.split(b"\n")
+            if end < len(body):
+                lines.pop()  # the empty piece after the final newline
+            first_line, lineno = lineno, lineno + len(lines)
+            yield _keys_one_by_one(lines, first_line, source)
+            continue
+        if len(keys) == 3:  # in order as read
             count, first, last = keys
             lineno += count
             # a view, not a copy: the chunk is copied once, into its Run
-            yield (first, last), Run(memoryview(body)[:end])
+            yield (first, last), _make_run(memoryview(body)[:end])
             continue
-        lines = body.split(b"\n")
-        if end < len(body):
-            lines.pop()  # the empty piece after the final newline
-        first_line, lineno = lineno, lineno + len(lines)
-        yield apply_order(keys, lines) if keys is not None else _keys_one_by_one(lines, first_line, source)
+        lineno += len(keys[1])
+        yield as_run(keys)
 
 
-def chunk_keys(body: bytes) -> Union[None, Tuple[int, int, int], Tuple[array, Optional[array]]]:
+def chunk_keys(body: bytes) -> Union[None, Tuple[int, int, int], Tuple[bytes, array]]:
     """The keys of a chunk, read in C: (line count, first, last) when its lines are
-    in order, keys_in_order's pair when they are not, None when some line needs
+    in order, sorted_chunk's pair when they are not, None when some line needs
     a closer look.
 
     A pure function of the chunk, so another process can compute it.
@@ -216,31 +284,33 @@ def chunk_keys(body: bytes) -> Union[None, Tuple[int, int, int], Tuple[array, Op
         return None
     if _ascending(digits):
         return len(digits), int(digits[0]), int(digits[-1])
-    return keys_in_order(list(map(int, digits)))
+    return sorted_chunk(body, end, list(map(int, digits)))
 
 
-def keys_in_order(keys: List[int]) -> Optional[Tuple[array, Optional[array]]]:
-    """(the keys sorted, the order that sorts their lines, or None if they are),
-    as arrays, which cross a pipe 10x faster than lists; None beyond 64 bits.
+def sorted_chunk(body: bytes, end: int, keys: List[int]) -> Optional[Tuple[bytes, array]]:
+    """The lines of body[:end] sorted by their `keys` (equal keys keep their
+    order), joined again, and the sorted keys as an array (it crosses a pipe
+    10x faster than a list); None beyond 64 bits.
 
-    Sorting a chunk is half the sorter's work: done where the chunk is read,
-    a helper process can take it on too (see parallel.py).
+    Sorting and joining a chunk is most of the sorter's work: done where the
+    chunk is read, a helper process can take it on (see parallel.py).
     """
     order = sorting_order(keys)
+    lines = body[:end].split(b"\n")
     if order is not None:
-        keys = itemgetter(*order)(keys)
+        pick = itemgetter(*order)
+        keys, lines = pick(keys), pick(lines)
     try:
-        return array("Q", keys), order
+        return b"\n".join(lines), array("Q", keys)
     except OverflowError:
         return None
 
 
-def apply_order(keys: Tuple[array, Optional[array]], lines: List[bytes]) -> Tuple[List[int], List[bytes]]:
-    """The keys and lines of a chunk from what keys_in_order found."""
-    ordered_keys, order = keys
-    if order is not None:
-        lines = list(itemgetter(*order)(lines))
-    return ordered_keys.tolist(), lines
+def as_run(prepared: Tuple[bytes, array]) -> Tuple[Tuple[int, int], Run]:
+    """A sorted_chunk result -> ((first, last), Run) for sort_batches."""
+    text, keys = prepared
+    keys = keys.tolist()
+    return (keys[0], keys[-1]), _make_run(text, keys)
 
 
 def _uniform_digits(body: bytes, end: int) -> Optional[List[bytes]]:

@@ -2,8 +2,9 @@
 
 A renderer module has `render(events, *, warn)` yielding text chunks,
 `DESCRIPTION` (for --help), `STREAMING` (False when it must see every
-event before it writes anything) and `HELPER_SHARE` (how many chunks of a
-large file a helper process checks: see parallel.py).
+event before it writes anything), `HELPER_SHARE` (how many chunks of a
+large file a helper process checks: see parallel.py) and `TAKES_RUNS`
+(True when a batch may hold many lines in one bytes object: see sort.Run).
 """
 
 from __future__ import annotations

@@ -18,12 +18,14 @@ from typing import Callable, Dict, Iterable, Iterator, List, Tuple
 from proctrace.events import Fork, Lost, as_event, as_line
 from proctrace.model import collector_paused
 
-__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE"]
+__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS"]
 
 DESCRIPTION = "JSON lines grouped by process, a blank line between processes"
 STREAMING = False
 # of every n chunks, how many a helper process checks (see parallel.py): grouping keeps the main process busy
 HELPER_SHARE = (1, 1)
+# whether batches may hold sort.Run items (many lines in one bytes object): it needs every line on its own
+TAKES_RUNS = False
 
 # {"Fork":{"timestamp":5,"parent_pid":1,"child_pid":2,...  -> (b"Fork", b"2")
 # {"Exit":{"timestamp":6,"pid":2,...                       -> (b"Exit", b"2")

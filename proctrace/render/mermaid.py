@@ -22,12 +22,14 @@ from itertools import islice
 
 from proctrace.model import Process, Recording, collector_paused, fold_batches
 
-__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "MAX_TEXT_SIZE", "escape_label", "command_label"]
+__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS", "MAX_TEXT_SIZE", "escape_label", "command_label"]
 
 DESCRIPTION = "a Mermaid gantt chart of the process tree"
 STREAMING = False
 # of every n chunks, how many a helper process checks (see parallel.py): folding and labelling keep the main process busy
 HELPER_SHARE = (1, 1)
+# whether batches may hold sort.Run items (many lines in one bytes object): it needs every line on its own
+TAKES_RUNS = False
 
 # Mermaid draws an error instead of a chart above this many characters.
 MAX_TEXT_SIZE = 50_000

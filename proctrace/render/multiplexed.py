@@ -11,12 +11,14 @@ from typing import Callable, Iterable, Iterator
 
 from proctrace.events import as_line
 
-__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE"]
+__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS"]
 
 DESCRIPTION = "every event in timestamp order, as JSON lines (the default)"
 STREAMING = True
 # of every n chunks, how many a helper process checks (see parallel.py): sorting and writing are a third of the work
-HELPER_SHARE = (3, 4)
+HELPER_SHARE = (2, 3)
+# whether batches may hold sort.Run items (many lines in one bytes object): it writes lines out as they are: sorted chunks may stay whole
+TAKES_RUNS = True
 
 
 def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
