@@ -169,3 +169,18 @@ def test_a_chunk_whose_keys_change_width_comes_out_sorted():
     batches = keyed_line_batches(read_chunks(io.BytesIO(text)), source="x")
     out = b"\n".join(line for batch in sort_batches(batches, window_ns=None) for line in batch)
     assert [int(line.split(b":")[2].split(b",")[0]) for line in out.split(b"\n")] == [7, 98, 99, 100, 101, 1000]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.integers(0, 2000), max_size=120), st.integers(1, 300), st.none() | st.integers(0, 300))
+def test_chunks_sorted_where_read_merge_into_one_order(key_list, chunk_size, window):
+    """Any disorder, any chunk size: held Runs are split only where a chunk overlaps them."""
+    text = b"".join(b'{"Lost":{"timestamp":%d,"count":%d}}\n' % (key, index) for index, key in enumerate(key_list))
+    batches = keyed_line_batches(read_chunks(io.BytesIO(text), chunk_size=chunk_size), source="x")
+    stats = SortStats()
+    out = b"\n".join(b"\n".join(batch) for batch in sort_batches(batches, window_ns=window, stats=stats) if batch)
+    lines = out.split(b"\n") if out else []
+    assert sorted(lines) == sorted(text.splitlines())
+    in_order = sorted(text.splitlines(), key=lambda line: int(line.split(b":")[2].split(b",")[0]))  # stable
+    if window is None or stats.late == 0:
+        assert lines == in_order
