@@ -25,6 +25,9 @@ test: $(if $(filter $(VENV)/bin/python,$(TEST_PYTHON)),$(VENV)/bin/python)
 	$(TEST_PYTHON) -m pytest -q $(PYTEST_ARGS)
 
 bench:
+	@command -v strace >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace >/dev/null; }; }; } || \
+	  echo "make bench: strace is missing and could not be installed; its row will say so" >&2
 	$(PYTHON) benchmarks/run.py $(BENCH_ARGS)
 
 demo:
