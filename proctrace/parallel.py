@@ -5,9 +5,9 @@ every timestamp, checking every line's form), so it parallelises only across
 processes.  For a regular file, a helper process forked at the start reads
 the same chunks with `os.pread` (the file offset is shared after fork; pread
 leaves it alone) and runs `prepare` on its share of them; the main process
-prepares the rest itself, and does everything else (sorting, rendering,
-writing).  Only the prepared results cross the pipe, pickled, never the
-chunks themselves.
+prepares the rest itself, and does everything else (merging, rendering,
+writing).  The helper reads the file itself; only the prepared results
+cross the pipe, pickled: a chunk's keys, or the chunk put in order.
 
 Both processes cut chunks with the same function over the same bytes, so
 they agree on every chunk; the results are the same whichever process

@@ -7,10 +7,13 @@ event that could still come before it has had `window_ns` of event time to
 arrive.  Memory is therefore bounded by the events inside the window (plus
 the batch being read), not by the length of the recording.
 
-Work is done a batch at a time, with `list.sort`, `bisect` and `itemgetter`
-doing the per-event loops in C: this is what makes `proctrace sort` about as
-fast as GNU sort.  Ties keep their arrival order (Python's sort is stable and
-held events always precede newer ones).
+Work is done a chunk at a time, with a regex, `sorted`, `bisect` and
+`itemgetter` doing the per-event loops in C.  Each chunk is sorted on its
+own where it is read (in a helper process for a large file: see
+parallel.py) and held as one bytes object, a Run; since disorder is
+bounded, consecutive chunks overlap by a few lines only, and only those are
+split off and merged.  Ties keep their arrival order (Python's sort is
+stable and held events always precede newer ones).
 
     sort_batches([([5, 3], ["b", "a"]), ([9], ["c"])], window_ns=1) -> ["a", "b"], ["c"]
 """
