@@ -284,13 +284,13 @@ def canonical_keys(body: bytes) -> Optional[Tuple[bytes, array]]:
     if not (body.isascii() or _is_utf8(body)):
         return None
     if b"\\" in body or len(body.translate(None, _CONTROL)) != len(body):
-        keys = _CANONICAL.findall(body)
+        lines = _CANONICAL.findall(body)
     else:  # no escapes, no control characters: a string is any run of non-quotes
-        keys = _CANONICAL_PLAIN.findall(body)
+        lines = _CANONICAL_PLAIN.findall(body)
     end = len(body) - 1 if body.endswith(b"\n") else len(body)
-    if len(keys) != body.count(b"\n", 0, end) + 1:
+    if len(lines) != body.count(b"\n", 0, end) + 1:
         return None
-    return sorted_chunk(body, end, list(map(int, keys)))  # None beyond 64 bits
+    return sorted_chunk(body, end, list(map(int, map(_timestamp, lines))))  # None beyond 64 bits
 
 
 def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: str,
@@ -326,7 +326,7 @@ def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: s
             if record is None:
                 continue
             if match:
-                keys.append(int(match.group(1)))
+                keys.append(int(_timestamp(match.groups(b""))))
                 record_event = as_event(record) if line.startswith(b'{"Lost"') else None
             else:
                 keys.append(record.timestamp)
@@ -457,9 +457,10 @@ _REST = [
 
 
 def _canonical_pattern(string: bytes = _S) -> bytes:
-    # one alternative a kind; the timestamp, the one group, is read by a lookahead
-    kinds = b"|".join(rb'\{"%s":\{"timestamp":%%(N)s,%s\}\}' % (kind, fields_re) for kind, fields_re in _REST)
-    pattern = rb'^(?=\{"[A-Za-z]+":\{"timestamp":(%(N)s),)(?:' + kinds + rb")$"
+    # one alternative a kind, each with a group for the timestamp: findall
+    # gives a tuple a line, the timestamp and empty strings (_timestamp)
+    kinds = b"|".join(rb'%s":\{"timestamp":(%%(N)s),%s' % (kind, fields_re) for kind, fields_re in _REST)
+    pattern = rb'^\{"(?:' + kinds + rb')\}\}$'
     pattern = pattern % {b"N": _N, b"S": string}
     if sys.version_info >= (3, 11):
         # Possessive repeats match the same lines here (what each repeats cannot
@@ -475,3 +476,4 @@ _CANONICAL = re.compile(_canonical_pattern(), re.M)
 # lines, so the chunk is read line by line.
 _CANONICAL_PLAIN = re.compile(_canonical_pattern(rb'"[^"]*"'), re.M)
 _CONTROL = bytes(range(0, 10)) + bytes(range(11, 32))
+_timestamp = b"".join  # of a match's groups: one is the timestamp, the others empty

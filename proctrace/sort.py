@@ -299,7 +299,9 @@ def sorted_chunk(body: bytes, end: int, keys: List[int]) -> Optional[Tuple[bytes
     chunk is read, a helper process can take it on (see parallel.py).
     """
     order = sorting_order(keys)
-    lines = body[:end].split(b"\n")
+    lines = body.split(b"\n")
+    if end < len(body):
+        lines.pop()  # the empty piece after the final newline
     if order is not None:
         pick = itemgetter(*order)
         keys, lines = pick(keys), pick(lines)
