@@ -171,7 +171,7 @@ def _sort(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from proctrace.events import canonical_keys, merge_legacy, read_prepared_records
+    from proctrace.events import sorted_canonical_chunk, merge_legacy, read_prepared_records
     from proctrace.parallel import prepared_chunks
     from proctrace.render import get_renderer
     from proctrace.sort import SortStats, sort_batches
@@ -180,7 +180,7 @@ def _render(args: argparse.Namespace) -> int:
     stats = SortStats()
     lost = []
     with _open_input(args.input) as stream, _open_output(args.output) as out:
-        chunks = prepared_chunks(stream, canonical_keys, share=renderer.HELPER_SHARE)
+        chunks = prepared_chunks(stream, sorted_canonical_chunk, share=renderer.HELPER_SHARE)
         records = read_prepared_records(chunks, source=source, warn=_warn, on_lost=lost.append,
                                         runs=renderer.TAKES_RUNS)
         ordered = sort_batches(_require_events(records, source), window_ns=args.window, stats=stats)

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 __all__ = [
     "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
     "ProctraceError", "ParseError", "TracerError",
-    "to_json", "from_json", "read_records", "read_prepared_records", "canonical_keys", "as_event", "as_line", "fields_of", "merge_legacy",
+    "to_json", "from_json", "read_records", "read_prepared_records", "sorted_canonical_chunk", "as_event", "as_line", "fields_of", "merge_legacy",
     "UnknownKind",
 ]
 
@@ -271,11 +271,11 @@ def read_records(chunks: Iterable[bytes], *, source: str, warn: Callable[[str], 
     newer recorder's extra events do not stop an older renderer.  `on_lost`
     hears the count of every Lost event read, so the caller can warn.
     """
-    pairs = ((chunk, canonical_keys(chunk)) for chunk in chunks)
+    pairs = ((chunk, sorted_canonical_chunk(chunk)) for chunk in chunks)
     return read_prepared_records(pairs, source=source, warn=warn, on_lost=on_lost)
 
 
-def canonical_keys(body: bytes) -> Optional[Tuple[bytes, array]]:
+def sorted_canonical_chunk(body: bytes) -> Optional[Tuple[bytes, array]]:
     """The chunk sorted, as sort.sorted_chunk gives it, when every line is in
     canonical form; else None (it is then read line by line).
 
@@ -296,9 +296,9 @@ def canonical_keys(body: bytes) -> Optional[Tuple[bytes, array]]:
 def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: str,
                           warn: Callable[[str], None], on_lost: Callable[[int], None] = lambda count: None,
                           runs: bool = False) -> Iterator[Tuple[List[int], list]]:
-    """read_records for (chunk, canonical_keys(chunk)) pairs, however computed.
+    """read_records for (chunk, sorted_canonical_chunk(chunk)) pairs, however computed.
 
-    With `runs`, a chunk that canonical_keys sorted comes as ((first, last),
+    With `runs`, a chunk that sorted_canonical_chunk sorted comes as ((first, last),
     Run), its lines in one bytes object (see sort.Run): for a consumer that
     only writes lines out; without, as its keys and lines.
     """
