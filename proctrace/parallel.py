@@ -156,9 +156,9 @@ class _Helper:
         import signal
         try:
             os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
         except OSError:
-            pass
-        os.waitpid(self.pid, 0)
+            pass  # already gone and reaped
 
 
 def _widen(pipe: int, size: int = 1 << 20) -> None:
@@ -179,7 +179,8 @@ def _serve(fd: int, start: int, end: int, prepare, chunk_size: int, helpers_turn
         # Ctrl-C and a closed pipe end the helper quietly; the main process reports them
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        os.close(1)  # a reader of our output must see its end when the main process ends
+        if fd != 1:
+            os.close(1)  # a reader of our output must see its end when the main process ends
         with os.fdopen(write_end, "wb") as results:
             for index, (chunk, _, _) in enumerate(_file_chunks(fd, start, end, chunk_size)):
                 if helpers_turn(index):
