@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import json
 import json.scanner
-from array import array
 import re
 import sys
+from array import array
 from dataclasses import dataclass, fields
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.errors import ParseError, ProctraceError, TracerError
+from proctrace.reader import lines_of
 from proctrace.sort import as_run, sorted_chunk
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 __all__ = [
     "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
     "ProctraceError", "ParseError", "TracerError",
-    "to_json", "from_json", "read_records", "read_prepared_records", "sorted_canonical_chunk", "as_event", "as_line", "fields_of", "merge_legacy",
+    "to_json", "from_json", "read_records", "read_prepared_records", "sorted_canonical_chunk", "as_event", "as_line", "fields_of", "leading_json", "merge_legacy",
     "UnknownKind",
 ]
 
@@ -313,9 +314,7 @@ def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: s
                         on_lost(as_event(line).count)
             yield as_run(ordered) if runs else (ordered[1].tolist(), ordered[0].split(b"\n"))
             continue
-        lines = body.split(b"\n")
-        if body.endswith(b"\n"):
-            lines.pop()
+        lines = lines_of(body)
         first, lineno = lineno, lineno + len(lines)
         keys, records = [], []
         for number, line in enumerate(lines, first):
@@ -363,12 +362,17 @@ def fields_of(record) -> Tuple[str, dict]:
     they are decoded without another check.
     """
     if isinstance(record, bytes):
-        (kind, body), = _SCAN(record.decode("utf-8"), 0)[0].items()
+        (kind, body), = leading_json(record.decode("utf-8")).items()
         return kind, body
     return type(record).__name__, vars(record)
 
 
-# The C scanner itself: a checked line needs none of json.loads' wrapping.
+def leading_json(text: str):
+    """The JSON value `text` starts with, decoded by the C scanner itself (what
+    follows it is ignored): checked text needs none of json.loads' wrapping."""
+    return _SCAN(text, 0)[0]
+
+
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())
 
 

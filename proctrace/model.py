@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-import json
-import json.scanner
 import re
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from proctrace.events import fields_of
+from proctrace.events import fields_of, leading_json
 
 __all__ = ["Process", "ExecStep", "Recording", "fold_processes", "fold_batches", "collector_paused"]
 
@@ -51,7 +49,7 @@ class ExecStep:
         if argv.endswith(b'"]') and b"\\" not in argv:
             # no escapes: strings hold no quotes, so '","' only ever separates two
             return tuple(argv[2:-2].decode("utf-8").split('","'))
-        return tuple(_SCAN(argv.decode("utf-8"), 0)[0])
+        return tuple(leading_json(argv.decode("utf-8")))  # the list; the fields after it are ignored
 
     @property
     def truncated(self) -> bool:
@@ -165,7 +163,6 @@ _LINE = re.compile(rb'^\{"(\w+)":\{"timestamp":(\d+),"(?:parent_pid|pid)":(\d+),
                    rb'"(?:parent_pgid|pgid)":\d+(?:,"cmdline":)?(.*)\}\}$', re.M)
 # what follows an Exit's pgid: ,"sid":3,"exit_code":0,"signal":null
 _EXIT_STATUS = re.compile(rb'"exit_code":(\d+|null),"signal":(\d+|null)$')
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # decodes a JSON list and stops
 
 
 class _Folder:

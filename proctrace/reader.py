@@ -8,9 +8,11 @@ waiting for a full megabyte.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import BinaryIO, Iterator, List
 
-__all__ = ["read_chunks"]
+__all__ = ["read_chunks", "lines_of"]
 
 CHUNK_SIZE = 1 << 18
 
@@ -39,3 +41,11 @@ def read_chunks(stream: BinaryIO, *, chunk_size: int = CHUNK_SIZE) -> Iterator[b
         rest = data[cut:]
     if rest:
         yield rest
+
+
+def lines_of(chunk: bytes) -> List[bytes]:
+    """A chunk's lines, without the empty piece after a final newline."""
+    lines = chunk.split(b"\n")
+    if chunk.endswith(b"\n"):
+        lines.pop()
+    return lines

@@ -27,6 +27,7 @@ from itertools import islice
 from operator import itemgetter, le
 
 from proctrace.errors import ParseError
+from proctrace.reader import lines_of
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -51,9 +52,9 @@ class SortStats:
 
 def _reorder(keys: List[int], items: list) -> Tuple[List[int], list]:
     """Keys and items in key order; equal keys keep their order."""
-    if len(keys) < 2:
+    order = sorting_order(keys)
+    if order is None:
         return keys, items
-    order = sorted(range(len(keys)), key=keys.__getitem__)
     pick = itemgetter(*order)
     return list(pick(keys)), list(pick(items))
 
@@ -131,12 +132,14 @@ def _explode(keys: List[int], items: list) -> Tuple[List[int], list]:
     return out_keys, out
 
 
-def _merge_run(held_keys: List[int], held: list, run: Run, first: int) -> None:
-    """Add a Run whose first key is older than the newest held item: only the
-    lines where the two overlap are split off and merged."""
+def _take_tail(held_keys: List[int], held: list, first: int) -> Tuple[List[int], list]:
+    """Remove and return, as lines, the held lines with keys after `first`.
+
+    A held Run that straddles `first` is split: its lines up to `first` stay
+    held whole.  With bounded disorder the tail is a few lines, not the window.
+    """
     start = bisect_right(held_keys, first)
     if type(held[start]) is Run:
-        # a held Run that starts before `first`: its lines up to `first` stay whole
         straddling = held[start]
         cut = bisect_right(_run_keys(straddling), first)
         if cut:
@@ -146,6 +149,25 @@ def _merge_run(held_keys: List[int], held: list, run: Run, first: int) -> None:
             start += 1
     tail_keys, tail = _explode(held_keys[start:], held[start:])
     del held_keys[start:], held[start:]
+    return tail_keys, tail
+
+
+def _merge_lines(held_keys: List[int], held: list, keys: List[int], items: list) -> None:
+    """Add sorted lines whose first key is older than the newest held one:
+    only where the two overlap is there anything to merge."""
+    tail_keys, tail = _take_tail(held_keys, held, keys[0])
+    overlap = bisect_left(keys, tail_keys[-1])
+    # held lines first among equal keys: they came first
+    merged_keys, merged = _reorder(tail_keys + keys[:overlap], tail + items[:overlap])
+    held_keys += merged_keys
+    held += merged
+    held_keys += keys[overlap:]
+    held += items[overlap:]
+
+
+def _merge_run(held_keys: List[int], held: list, run: Run, first: int) -> None:
+    """_merge_lines for a Run: only its lines that overlap are split off it."""
+    tail_keys, tail = _take_tail(held_keys, held, first)
     head, rest = _split_run(run, bisect_left(_run_keys(run), tail_keys[-1]))
     head_keys, head_lines = _explode([0], [head]) if head is not None else ([], [])
     # held lines first among equal keys: they came first
@@ -191,22 +213,12 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
                 keys = list(keys)
             if type(items) is not list:
                 items = list(items)
-            if not _ascending(keys):
-                keys, items = _reorder(keys, items)
+            keys, items = _reorder(keys, items)
             if held_keys and keys[0] < held_keys[-1]:
-                # Only where the held tail and the batch overlap is there
-                # anything to merge: with bounded disorder a few events a side,
-                # not the whole window.  Held items go first among equal keys.
-                start = bisect_right(held_keys, keys[0])
-                overlap = bisect_left(keys, held_keys[-1])
-                tail_keys, tail = _explode(held_keys[start:], held[start:])
-                del held_keys[start:], held[start:]
-                merged_keys, merged = _reorder(tail_keys + keys[:overlap], tail + items[:overlap])
-                held_keys += merged_keys
-                held += merged
-                del keys[:overlap], items[:overlap]
-            held_keys += keys
-            held += items
+                _merge_lines(held_keys, held, keys, items)
+            else:
+                held_keys += keys
+                held += items
         previous_newest = newest
         newest = held_keys[-1] if newest is None else max(newest, held_keys[-1])
         if window_ns is None:
@@ -258,9 +270,7 @@ def keyed_prepared_batches(prepared: Iterable[Tuple[bytes, object]], *,
     for body, keys in prepared:
         end = len(body) - 1 if body.endswith(b"\n") else len(body)  # the text is body[:end]
         if keys is None:
-            lines = body.split(b"\n")
-            if end < len(body):
-                lines.pop()  # the empty piece after the final newline
+            lines = lines_of(body)
             first_line, lineno = lineno, lineno + len(lines)
             yield _keys_one_by_one(lines, first_line, source)
             continue
@@ -299,9 +309,7 @@ def sorted_chunk(body: bytes, end: int, keys: List[int]) -> Optional[Tuple[bytes
     chunk is read, a helper process can take it on (see parallel.py).
     """
     order = sorting_order(keys)
-    lines = body.split(b"\n")
-    if end < len(body):
-        lines.pop()  # the empty piece after the final newline
+    lines = lines_of(body)
     if order is not None:
         pick = itemgetter(*order)
         keys, lines = pick(keys), pick(lines)

@@ -84,6 +84,11 @@ def escape_label(text: str) -> str:
 def escape_labels(texts: List[str]) -> List[str]:
     """escape_label for many labels, with a few passes over them all, not a few each.
 
+    In a task line ':' ends the label, '%' starts a comment, '#...;' is an
+    entity and ';' ends the statement, so all four become entities; a label
+    that starts with a keyword (section, title, ...) has its first letter
+    written as an entity, so it is not read as that statement.
+
     Labels hold no newline or other control character (command_label writes
     them as \\n, \\x01, ...), so joined by newlines they stay apart, a keyword
     after a newline is one at a label's start, and control characters can

@@ -15,7 +15,8 @@ __all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS"]
 
 DESCRIPTION = "every event in timestamp order, as JSON lines (the default)"
 STREAMING = True
-# of every n chunks, how many a helper process checks (see parallel.py): sorting and writing are a third of the work
+# of every n chunks, how many a helper process checks and sorts (see parallel.py): the main
+# process does the rest of them, and merges and writes them all
 HELPER_SHARE = (2, 3)
 # whether batches may hold sort.Run items (many lines in one bytes object): it writes lines out as they are: sorted chunks may stay whole
 TAKES_RUNS = True
