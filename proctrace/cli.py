@@ -179,10 +179,13 @@ def _render(args: argparse.Namespace) -> int:
     source = _name(args.input)
     stats = SortStats()
     lost = []
+    # a renderer may read what it needs of each chunk where the chunk is checked (in the helper)
+    prepare = getattr(renderer, "prepare_chunk", sorted_canonical_chunk)
+    unpack = getattr(renderer, "unpack_chunk", None)
     with _open_input(args.input) as stream, _open_output(args.output) as out:
-        chunks = prepared_chunks(stream, sorted_canonical_chunk, share=renderer.HELPER_SHARE)
+        chunks = prepared_chunks(stream, prepare, share=renderer.HELPER_SHARE)
         records = read_prepared_records(chunks, source=source, warn=_warn, on_lost=lost.append,
-                                        runs=renderer.TAKES_RUNS)
+                                        runs=renderer.TAKES_RUNS, unpack=unpack)
         ordered = sort_batches(_require_events(records, source), window_ns=args.window, stats=stats)
         for data in renderer.render(merge_legacy(ordered), warn=_warn):
             _write(out, data)

@@ -19,16 +19,18 @@ import re
 import sys
 from array import array
 from dataclasses import dataclass, fields
+from operator import itemgetter
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.errors import ParseError, ProctraceError, TracerError
 from proctrace.reader import lines_of
-from proctrace.sort import as_run, sorted_chunk
+from proctrace.sort import as_run, sorted_chunk, sorting_order
 
 __all__ = [
     "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
     "ProctraceError", "ParseError", "TracerError",
-    "to_json", "from_json", "read_records", "read_prepared_records", "sorted_canonical_chunk", "as_event", "as_line", "fields_of", "leading_json", "merge_legacy",
+    "to_json", "from_json", "read_records", "read_prepared_records", "sorted_canonical_chunk", "canonical_fields", "canonical_columns",
+    "CODE", "TIMESTAMP", "FORK_PARENT", "PID", "PPID", "ARGV", "TAIL", "as_event", "as_line", "fields_of", "leading_json", "merge_legacy",
     "UnknownKind",
 ]
 
@@ -294,24 +296,79 @@ def sorted_canonical_chunk(body: bytes) -> Optional[Tuple[bytes, array]]:
     return sorted_chunk(body, end, list(map(int, map(_timestamp, lines))))  # None beyond 64 bits
 
 
+def canonical_fields(body: bytes) -> Optional[List[Tuple[bytes, ...]]]:
+    """A tuple of fields a line (see CODE ... TAIL), when every line of the chunk
+    is in canonical form; else None.  One regex pass both checks the lines and
+    reads them.  A pure function of the chunk."""
+    if not (body.isascii() or _is_utf8(body)):
+        return None
+    # compiled on first use (re caches it): only some renderers need it, and multiplexed starts sooner without
+    if b"\\" in body or len(body.translate(None, _CONTROL)) != len(body):
+        found = re.compile(_FIELDS, re.M).findall(body)
+    else:  # no escapes, no control characters: a string is any run of non-quotes
+        found = re.compile(_FIELDS_PLAIN, re.M).findall(body)
+    end = len(body) - 1 if body.endswith(b"\n") else len(body)
+    if len(found) != body.count(b"\n", 0, end) + 1:
+        return None
+    return found
+
+
+def canonical_columns(body: bytes, extract: Callable[[list], Optional[tuple]]
+                      ) -> Optional[Tuple[array, tuple]]:
+    """For a renderer that needs a few fields of every line rather than the
+    lines: (keys, extract(canonical_fields(body))) when every line is
+    canonical, else None.
+
+    `keys` are the lines' timestamps and `extract` gives columns of fields,
+    both in key order (equal keys keep their order).  Arrays and a few columns cross a pipe far faster than
+    sorted text or a tuple a line (see parallel.py), and come in the order
+    the main process needs them.  A pure function of the chunk; None too
+    where `extract` declines it, or beyond 64 bits.
+    """
+    found = canonical_fields(body)
+    if found is None:
+        return None
+    keys = list(map(int, map(_FIELD_TIMESTAMP, found)))
+    order = sorting_order(keys)
+    if order is not None:
+        pick = itemgetter(*order)  # at least two lines: a single line is in order
+        keys, found = pick(keys), list(pick(found))
+    try:
+        keys = array("Q", keys)
+        columns = extract(found)
+    except OverflowError:
+        return None
+    if columns is None:
+        return None
+    return keys, columns
+
+
 def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: str,
                           warn: Callable[[str], None], on_lost: Callable[[int], None] = lambda count: None,
-                          runs: bool = False) -> Iterator[Tuple[List[int], list]]:
+                          runs: bool = False,
+                          unpack: Optional[Callable[[bytes, object], Tuple[List[int], list]]] = None,
+                          ) -> Iterator[Tuple[List[int], list]]:
     """read_records for (chunk, sorted_canonical_chunk(chunk)) pairs, however computed.
 
     With `runs`, a chunk that sorted_canonical_chunk sorted comes as ((first, last),
     Run), its lines in one bytes object (see sort.Run): for a consumer that
-    only writes lines out; without, as its keys and lines.
+    only writes lines out; without, as its keys and lines.  With `unpack`,
+    the pairs hold what a renderer's own prepare step made of a canonical
+    chunk (None when it declined it), and unpack(chunk, that) gives its keys
+    and items in key order.
     """
     warned: set = set()
     lineno = 1
     for body, ordered in prepared:
+        if ordered is not None and unpack is not None:
+            keys, items = unpack(body, ordered)
+            lineno += len(keys)
+            _report_lost(body, on_lost)
+            yield keys, items
+            continue
         if ordered is not None:
             lineno += len(ordered[1])
-            if b'{"Lost"' in body:
-                for line in body.split(b"\n"):
-                    if line.startswith(b'{"Lost"'):
-                        on_lost(as_event(line).count)
+            _report_lost(body, on_lost)
             yield as_run(ordered) if runs else (ordered[1].tolist(), ordered[0].split(b"\n"))
             continue
         lines = lines_of(body)
@@ -335,6 +392,14 @@ def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: s
             records.append(record)
         if records:
             yield keys, records
+
+
+def _report_lost(body: bytes, on_lost: Callable[[int], None]) -> None:
+    """on_lost(count) for each Lost line of a chunk of canonical lines."""
+    if b'{"Lost"' in body:
+        for line in body.split(b"\n"):
+            if line.startswith(b'{"Lost"'):
+                on_lost(as_event(line).count)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -474,10 +539,46 @@ def _canonical_pattern(string: bytes = _S) -> bytes:
 
 
 _CANONICAL = re.compile(_canonical_pattern(), re.M)
+
+# canonical_fields' tuples: what each field holds, by index (the first six are empty)
+#   {"Fork":{"timestamp":5,"parent_pid":1,"child_pid":2,"parent_pgid":1}} -> (b"",)*6 + (b"r", b"5", b"1", b"2", b"", b"", b"")
+#   {"Exit":{"timestamp":6,"pid":2,"ppid":1,"pgid":2,"exit_code":0,"signal":null}}
+#     -> (b"",)*6 + (b"i", b"6", b"", b"2", b"1", b"", b',"exit_code":0,"signal":null')
+CODE = 6         # the kind's third letter: r Fork, e Exec, i Exit, t SetSID and SetPGID, s Lost
+TIMESTAMP = 7
+FORK_PARENT = 8  # a Fork's parent_pid (b"" for the other kinds)
+PID = 9          # the process it is about: a Fork's child_pid, the others' pid (b"" for Lost)
+PPID = 10        # the pid's parent, but for a Fork (b"" for Fork and Lost)
+ARGV = 11        # an Exec's cmdline, in JSON
+TAIL = 12        # an Exec's ',"cmdline_truncated":true', an Exit's sid and status, a SetSID's sid
+
+
+def _fields_pattern(string: bytes = _S) -> bytes:
+    # The lines _canonical_pattern matches (a test checks it), with the same
+    # groups for every kind: each kind name sets an empty group, and later
+    # parts branch on it with (?(name)...|...).  Lost is never the common case.
+    pattern = (
+        rb'^\{"(?:F(?=ork")(?P<f>)|E(?=xec")(?P<e>)|E(?=xit")(?P<x>)|S(?=etSID")(?P<s>)|S(?=etPGID")(?P<p>)'
+        rb'|L(?=ost")(?P<l>))\w(\w)\w*":\{"timestamp":(%(N)s),'
+        rb'(?(l)"count":%(N)s|'
+        rb'(?(f)"parent_pid":(%(N)s),"child_pid"|"pid"):(%(N)s),(?(f)"parent_pgid":%(N)s|"ppid":(%(N)s),"pgid":%(N)s)'
+        rb'(?(e),"cmdline":(\[(?:%(S)s(?:,%(S)s)*)?\])(?:,"filename":%(S)s)?(?:,"sid":%(N)s)?)'
+        rb'((?(e)(?:,"cmdline_truncated":true)?'
+        rb'|(?(x)(?:,"sid":%(N)s)?(?:,"exit_code":%(N)s,"signal":null|,"exit_code":null,"signal":%(N)s)?'
+        rb'|(?(s),"sid":%(N)s|)))))'
+        rb'\}\}$') % {b"N": _N, b"S": string}
+    if sys.version_info >= (3, 11):
+        pattern = pattern.replace(b"*", b"*+")  # as in _canonical_pattern
+    return pattern
+
+
+_FIELDS = _fields_pattern()
+_FIELD_TIMESTAMP = itemgetter(TIMESTAMP)
 # For chunks without backslashes and control characters (but newlines): the
 # simpler string pattern may run past a line's end, but then that match
 # swallows two lines and the count of matches falls short of the count of
 # lines, so the chunk is read line by line.
 _CANONICAL_PLAIN = re.compile(_canonical_pattern(rb'"[^"]*"'), re.M)
+_FIELDS_PLAIN = _fields_pattern(rb'"[^"]*"')
 _CONTROL = bytes(range(0, 10)) + bytes(range(11, 32))
 _timestamp = b"".join  # of a match's groups: one is the timestamp, the others empty

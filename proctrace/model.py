@@ -8,30 +8,42 @@ a pid whose process already exited starts a new one.
 
 A tree needs every event before it can be drawn, so what is kept per
 process is small: objects with __slots__, and each exec's argv kept as the
-JSON text it came in, decoded only when its command is asked for.
+JSON text it came in, decoded only when its command is asked for (or only
+the label a renderer made of that text where the line was read).
 
-Speed: a batch of canonical lines is read with one regex pass that yields
-each line's kind and numbers, not with a JSON decode per line (five times
-slower); lines in other forms, and decoded events, take the general path.
+Speed: the fields the fold needs of a chunk of canonical lines come from
+the regex pass that checks them (events.canonical_fields), as a few columns
+(fold_columns), not from a JSON decode per line (five times slower).  That
+is done where the chunk is read, in the helper process for a large file
+(see parallel.py), and the main process only zips the columns into one
+small tuple a line (fold_items) and folds those.  Lines in other forms, and
+decoded events, take the general path.
 """
 
 from __future__ import annotations
 
 import gc
+from array import array
 from contextlib import contextmanager
+from itertools import compress
+from operator import itemgetter
 import re
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from proctrace.events import fields_of, leading_json
+from proctrace.events import ARGV, CODE, FORK_PARENT, PID, PPID, TAIL, TIMESTAMP, canonical_fields, fields_of, leading_json
 
-__all__ = ["Process", "ExecStep", "Recording", "fold_processes", "fold_batches", "collector_paused"]
+__all__ = ["Process", "ExecStep", "Recording", "fold_processes", "fold_batches", "fold_columns", "fold_items",
+           "collector_paused"]
 
 
 class ExecStep:
     """One exec of a process; its argv is decoded on demand.
 
-    `argv` is either the decoded command line or the JSON text of the Exec
-    line from its cmdline on: `["cc","-c","x.c"],"filename":"/usr/bin/cc"`.
+    `argv` is either the decoded command line or the JSON text of its cmdline,
+    followed by the truncation mark if the Exec line has one:
+    `["cc","-c","x.c"]` or `["cc","-c"],"cmdline_truncated":true`.  It may
+    also be a str: what a renderer shows of that text, made where the line
+    was read (see fold_columns); such a step has a `label` and no cmdline.
     """
 
     __slots__ = ("timestamp", "_argv", "_truncated")
@@ -44,6 +56,8 @@ class ExecStep:
     @property
     def cmdline(self) -> Tuple[str, ...]:
         argv = self._argv
+        if type(argv) is str:
+            raise TypeError("this exec's command line was kept as a label only")
         if type(argv) is not bytes:
             return argv
         if argv.endswith(b'"]') and b"\\" not in argv:
@@ -56,6 +70,16 @@ class ExecStep:
         if type(self._argv) is not bytes:
             return self._truncated
         return self._argv.endswith(b',"cmdline_truncated":true')
+
+    @property
+    def label(self) -> Optional[str]:
+        """What a renderer made of the command line where it was read, if it did."""
+        return self._argv if type(self._argv) is str else None
+
+    @property
+    def argv_json(self) -> Optional[bytes]:
+        """The JSON text the cmdline came as (with the mark, if truncated); None once decoded."""
+        return self._argv if type(self._argv) is bytes else None
 
 
 class Process:
@@ -80,22 +104,30 @@ class Process:
     @property
     def command(self) -> Tuple[str, ...]:
         """What it ran last; a process that never exec'd runs its parent's program."""
-        if self.execs:
-            return self.execs[-1].cmdline
-        if self.parent is not None:
-            return self.parent.command_at(self.start_ns)
-        return ()
+        step = self.command_step()
+        return step.cmdline if step is not None else ()
 
     def command_at(self, ns: int) -> Tuple[str, ...]:
         """The command line this process was running at time `ns`."""
+        step = self.step_at(ns)
+        return step.cmdline if step is not None else ()
+
+    def command_step(self) -> Optional[ExecStep]:
+        """The exec whose program it ran last: its own last one, or its parent's at its fork."""
+        if self.execs:
+            return self.execs[-1]
+        return self.parent.step_at(self.start_ns) if self.parent is not None else None
+
+    def step_at(self, ns: int) -> Optional[ExecStep]:
+        """The exec whose program this process was running at time `ns`."""
         current = None
         for step in self.execs:
             if step.timestamp > ns:
                 break
             current = step
         if current is not None:
-            return current.cmdline
-        return self.parent.command_at(self.start_ns) if self.parent is not None else ()
+            return current
+        return self.parent.step_at(self.start_ns) if self.parent is not None else None
 
 
 class Recording:
@@ -110,6 +142,16 @@ class Recording:
         self.last_ns = last_ns
         self.lost = lost                      # events the kernel dropped
 
+    def dismantle(self) -> None:
+        """Cut the links between parents and children, so that the processes
+        are freed as soon as they are no longer used, with no help from the
+        cycle collector: its walks over a big recording (when it resumes, and
+        at exit) take most of a second."""
+        for proc in self.processes:
+            proc.parent = None
+            proc.children = ()
+        self.processes = self.roots = []
+
 
 def fold_processes(records: Iterable) -> Recording:
     """Timestamp-ordered records (events or canonical lines) -> the processes they describe."""
@@ -117,13 +159,23 @@ def fold_processes(records: Iterable) -> Recording:
 
 
 def fold_batches(batches: Iterable[list]) -> Recording:
-    """fold_processes for batches of records, as the sorter yields them."""
+    """fold_processes for batches of records, as the sorter yields them.
+
+    A record may also be a fold_items tuple, made where its line was read.
+    """
     folder = _Folder()
     with collector_paused():
         for batch in batches:
-            if batch and not folder.add_lines(batch):
+            if not batch:
+                continue
+            if all(map(_is_tuple, batch)):
+                folder.add_items(batch)
+            elif not folder.add_lines(batch):
                 for record in batch:
-                    folder.add_record(record)
+                    if type(record) is tuple:
+                        folder.add_items([record])
+                    else:
+                        folder.add_record(record)
     processes = folder.processes
     roots = [proc for proc in processes if proc.parent is None]
     return Recording(processes, roots, folder.first_ns or 0, folder.last_ns or 0, folder.lost)
@@ -156,13 +208,50 @@ def _batched(records: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-# {"Exec":{"timestamp":5,"pid":2,"ppid":1,"pgid":2,"cmdline":["ls"]}} -> (b"Exec", b"5", b"2", b"1", b'["ls"]')
-# Forks give (kind, timestamp, parent_pid, child_pid, b""); the others
-# (kind, timestamp, pid, ppid, what follows the pgid).  Lost does not match.
-_LINE = re.compile(rb'^\{"(\w+)":\{"timestamp":(\d+),"(?:parent_pid|pid)":(\d+),"(?:child_pid|ppid)":(\d+),'
-                   rb'"(?:parent_pgid|pgid)":\d+(?:,"cmdline":)?(.*)\}\}$', re.M)
+_is_tuple = tuple.__instancecheck__
+
+# the third letter of a kind, as canonical_fields gives it
+_FORK, _EXEC, _EXIT, _LOST = "r", "e", "i", "s"
+_CODES, _PIDS, _FORK_PARENTS, _PPIDS, _ARGVS, _TAILS = map(itemgetter, (CODE, PID, FORK_PARENT, PPID, ARGV, TAIL))
 # what follows an Exit's pgid: ,"sid":3,"exit_code":0,"signal":null
 _EXIT_STATUS = re.compile(rb'"exit_code":(\d+|null),"signal":(\d+|null)$')
+
+
+def fold_columns(found: List[tuple], describe: Optional[Callable[[List[bytes]], Optional[List[str]]]] = None
+                 ) -> Optional[Tuple[str, array, array, list]]:
+    """What the fold needs of canonical lines (events.canonical_fields), as columns:
+    (kind codes, pids, their parents' pids, details), a detail being an
+    Exec's cmdline in JSON (and its truncation mark) or what follows an
+    Exit's pgid; None when there is a Lost among them.
+
+    With `describe`, which turns a list of cmdlines into a str each (or
+    None), an Exec's detail is that str instead (ExecStep.label): so a
+    renderer makes its labels where the lines are read, in C over many at
+    once, rather than one by one later.  It is not asked when a cmdline is
+    truncated.
+
+    Columns are compact to pickle (see parallel.py); fold_items makes tuples of them.
+    """
+    codes = b"".join(map(_CODES, found)).decode("ascii")
+    if _LOST in codes:
+        return None
+    argvs, tails = list(map(_ARGVS, found)), list(map(_TAILS, found))
+    details = None
+    if describe is not None and b'"cmdline_truncated"' not in b"".join(tails):
+        shown = describe(list(compress(argvs, map(_EXEC.__eq__, codes))))
+        if shown is not None:
+            shown = iter(shown)
+            details = [next(shown) if code == _EXEC else tail for code, tail in zip(codes, tails)]
+    if details is None:
+        details = list(map(bytes.__add__, argvs, tails))  # one is empty (but for a truncated cmdline): no copy
+    return (codes, array("Q", map(int, map(_PIDS, found))),
+            array("Q", map(int, map(bytes.__add__, map(_FORK_PARENTS, found), map(_PPIDS, found)))), details)
+
+
+def fold_items(stamps: List[int], columns: Tuple[str, array, array, list]) -> Iterator[tuple]:
+    """The lines' timestamps and fold_columns -> a (code, timestamp, pid, parent pid, detail) tuple a line."""
+    codes, pids, parents, details = columns
+    return zip(codes, stamps, pids.tolist(), parents.tolist(), details)
 
 
 class _Folder:
@@ -170,17 +259,17 @@ class _Folder:
 
     def __init__(self):
         self.processes: List[Process] = []
-        self.live: Dict[bytes, Process] = {}  # pid, as its decimal digits -> its current process
+        self.live: Dict[int, Process] = {}  # pid -> its current process
         self.first_ns: Optional[int] = None
         self.last_ns: Optional[int] = None
         self.lost = 0
         self.statuses: Dict[bytes, Tuple[Optional[int], Optional[int]]] = {}  # Exit tail -> (code, signal)
 
-    def begin(self, pid: bytes, ppid: Optional[bytes], ts: int, forked: bool) -> Process:
+    def begin(self, pid: int, ppid: Optional[int], ts: int, forked: bool) -> Process:
         parent = self.live.get(ppid) if ppid is not None else None
         if parent is not None and parent.end_ns is not None:
             parent = None  # a parent outside the recording (the recorder itself) is not invented
-        proc = Process(int(pid), ts, forked, parent)
+        proc = Process(pid, ts, forked, parent)
         if parent is not None:
             if parent.children:
                 parent.children.append(proc)
@@ -190,7 +279,7 @@ class _Folder:
         self.processes.append(proc)
         return proc
 
-    def current(self, pid: bytes, ppid: Optional[bytes], ts: int) -> Process:
+    def current(self, pid: int, ppid: Optional[int], ts: int) -> Process:
         proc = self.live.get(pid)
         if proc is None or proc.end_ns is not None:
             proc = self.begin(pid, ppid, ts, forked=False)
@@ -202,35 +291,41 @@ class _Folder:
             text = b"\n".join(batch)
         except TypeError:
             return False  # events decoded from other forms
-        lines = _LINE.findall(text)
-        if len(lines) != len(batch):
-            return False  # Lost, SetSID's sid, ...: the general path
-        live, begin, current = self.live, self.begin, self.current
-        for kind, ts, pid, other, rest in lines:
-            if kind == b"Fork":
-                begin(other, pid, int(ts), True)
-            elif kind == b"Exec":
-                ts = int(ts)
-                proc = live.get(pid)
-                if proc is None or proc.end_ns is not None:
-                    proc = begin(pid, other, ts, False)
-                if proc.execs:
-                    proc.execs.append(ExecStep(ts, rest))
-                else:
-                    proc.execs = [ExecStep(ts, rest)]
-            elif kind == b"Exit":
-                ts = int(ts)
-                proc = live.get(pid)
-                if proc is None or proc.end_ns is not None:
-                    proc = begin(pid, other, ts, False)
-                proc.end_ns = ts
-                proc.exit_code, proc.signal = self.status(rest)
-            else:  # SetSID, SetPGID: a process may first show up here
-                current(pid, other, int(ts))
-        if self.first_ns is None:
-            self.first_ns = int(lines[0][1])
-        self.last_ns = int(lines[-1][1])
+        found = canonical_fields(text)
+        try:
+            columns = fold_columns(found) if found is not None else None
+        except OverflowError:
+            columns = None  # a pid beyond 64 bits
+        if columns is None:
+            return False  # Lost, ...: the general path
+        self.add_items(list(fold_items([int(fields[TIMESTAMP]) for fields in found], columns)))
         return True
+
+    def add_items(self, items: list) -> None:
+        """Fold fold_items tuples."""
+        live, begin, current, status = self.live, self.begin, self.current, self.status
+        for kind, ts, pid, ppid, detail in items:
+            if kind == _FORK:
+                begin(pid, ppid, ts, True)
+            elif kind == _EXEC:
+                proc = live.get(pid)
+                if proc is None or proc.end_ns is not None:
+                    proc = begin(pid, ppid, ts, False)
+                if proc.execs:
+                    proc.execs.append(ExecStep(ts, detail))
+                else:
+                    proc.execs = [ExecStep(ts, detail)]
+            elif kind == _EXIT:
+                proc = live.get(pid)
+                if proc is None or proc.end_ns is not None:
+                    proc = begin(pid, ppid, ts, False)
+                proc.end_ns = ts
+                proc.exit_code, proc.signal = status(detail)
+            else:  # SetSID, SetPGID: a process may first show up here
+                current(pid, ppid, ts)
+        if self.first_ns is None:
+            self.first_ns = items[0][1]
+        self.last_ns = items[-1][1]
 
     def status(self, tail: bytes) -> Tuple[Optional[int], Optional[int]]:
         """(exit code, signal) from what follows an Exit's pgid; a few distinct tails recur."""
@@ -249,9 +344,9 @@ class _Folder:
             self.first_ns = ts
         self.last_ns = ts
         if kind == "Fork":
-            self.begin(b"%d" % event["child_pid"], b"%d" % event["parent_pid"], ts, forked=True)
+            self.begin(event["child_pid"], event["parent_pid"], ts, forked=True)
         elif kind in ("Exec", "Exit", "SetSID", "SetPGID"):
-            proc = self.current(b"%d" % event["pid"], b"%d" % event["ppid"], ts)
+            proc = self.current(event["pid"], event["ppid"], ts)
             if kind == "Exec":
                 step = ExecStep(ts, tuple(event["cmdline"]), bool(event.get("cmdline_truncated")))
                 if proc.execs:

@@ -3,9 +3,11 @@
 import json
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from proctrace.events import Exec, Exit, Fork, Lost, UnknownKind, from_json, merge_legacy, to_json
+from proctrace.events import (ARGV, CODE, FORK_PARENT, PID, PPID, TAIL, TIMESTAMP, Exec, Exit, Fork, Lost, SetSID,
+                              UnknownKind, canonical_fields, from_json, merge_legacy, sorted_canonical_chunk, to_json)
 from strategies import events
 
 
@@ -90,3 +92,43 @@ def test_bad_lines_say_why(line, reason):
 
 def test_lost_is_written_with_its_count():
     assert json.loads(to_json(Lost(1, 2))) == {"Lost": {"timestamp": 1, "count": 2}}
+
+
+# Lines near canonical form: every event, and each with one field name, kind or value spoiled.
+_SPOILERS = [(b'"pid"', b'"ppid"'), (b'"child_pid"', b'"pid"'), (b'"Fork"', b'"Exec"'), (b'"Exec"', b'"Exit"'),
+             (b'"Exit"', b'"SetSID"'), (b'"SetSID"', b'"SetPGID"'), (b'"SetPGID"', b'"SetSID"'),
+             (b'"Lost"', b'"Fork"'), (b':null', b':0'), (b'"signal":', b'"signal":null,"x":'),
+             (b',"sid":', b',"sid":0,"sid":'), (b'"cmdline":[', b'"cmdline":["",'), (b':1', b':01'),
+             (b'true', b'false'), (b'"filename"', b'"cmdline_truncated"'), (b'}}', b'}'), (b'"]', b'\\"]'),
+             (b'"pid":', b'"parent_pid":1,"child_pid":'), (b'"Exit":{', b'"SetPGID":{'), (b',"pgid"', b',"x":1,"pgid"')]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(events, st.integers(-1, len(_SPOILERS) - 1)), min_size=1, max_size=6))
+@example([(Exit(1, 2, 3, 4, 5, None, 9), -1), (SetSID(1, 2, 3, 4, 5), 0), (Lost(1, 2), -1)])
+def test_canonical_fields_check_lines_as_the_canonical_pattern_does(pairs):
+    lines = []
+    for event, spoiler in pairs:
+        line = to_json(event).encode("utf-8")
+        if spoiler >= 0:
+            line = line.replace(*_SPOILERS[spoiler])
+        lines.append(line)
+    body = b"\n".join(lines) + b"\n"
+    found = canonical_fields(body)
+    assert (found is None) == (sorted_canonical_chunk(body) is None)
+    if found is None:
+        return
+    for fields, line in zip(found, lines):
+        event = from_json(line)
+        kind = type(event).__name__
+        assert fields[CODE] == kind[2:3].encode()
+        assert int(fields[TIMESTAMP]) == event.timestamp
+        if isinstance(event, Lost):
+            continue
+        assert int(fields[PID]) == (event.child_pid if isinstance(event, Fork) else event.pid)
+        assert int(fields[FORK_PARENT] or fields[PPID]) == (event.parent_pid if isinstance(event, Fork) else event.ppid)
+        if isinstance(event, Exec):
+            assert tuple(json.loads(fields[ARGV])) == event.cmdline
+            assert fields[TAIL] == (b',"cmdline_truncated":true' if event.cmdline_truncated else b"")
+        elif isinstance(event, Exit):
+            assert line.endswith(fields[TAIL] + b"}}") and (b"exit_code" in fields[TAIL]) == (event.exit_code is not None or event.signal is not None)

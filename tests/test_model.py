@@ -3,45 +3,9 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proctrace.events import Exec, Exit, Fork, Lost, SetPGID, SetSID, to_json
+from proctrace.events import Exec, Exit, Fork, to_json
 from proctrace.model import fold_batches, fold_processes
-
-# the characters argv decoding has to get right, from an explicit alphabet:
-# the default one makes hypothesis build a Unicode table first, which is slow
-argv = st.lists(st.text(alphabet='ab ",]\\\n\u00e9\udcff', max_size=6), max_size=4).map(tuple)
-
-
-@st.composite
-def histories(draw):
-    """Timestamp-ordered events of processes whose pids (from a small set) get reused."""
-    events, live, ts = [], {1}, 0
-    for _ in range(draw(st.integers(0, 40))):
-        ts += draw(st.integers(0, 3))
-        action = draw(st.sampled_from(["fork", "exec", "exit", "setsid", "setpgid", "lost", "stray"]))
-        pid = draw(st.sampled_from(sorted(live))) if live else 1
-        if action == "fork":
-            child = draw(st.integers(1, 6))
-            events.append(Fork(ts, pid, child, pid))
-            live.add(child)
-        elif action == "exec":
-            truncated = draw(st.booleans())
-            events.append(Exec(ts, pid, 1, pid, draw(argv), draw(st.none() | st.just("/bin/x")),
-                               draw(st.none() | st.integers(1, 9)), truncated))
-        elif action == "exit":
-            code = draw(st.none() | st.integers(0, 3))
-            signal = draw(st.integers(1, 15)) if code is None and draw(st.booleans()) else None
-            events.append(Exit(ts, pid, 1, pid, draw(st.none() | st.integers(1, 9)), code, signal))
-            live.discard(pid)
-        elif action == "setsid":
-            events.append(SetSID(ts, pid, 1, pid, pid))
-        elif action == "setpgid":
-            events.append(SetPGID(ts, pid, 1, pid))
-        elif action == "lost":
-            events.append(Lost(ts, draw(st.integers(1, 5))))
-        else:  # an event for a pid never forked in the recording
-            events.append(Exec(ts, draw(st.integers(7, 9)), 1, 1, ("stray",)))
-    return events
-
+from strategies import histories
 
 def _summary(recording):
     def proc(p):

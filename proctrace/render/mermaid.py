@@ -16,18 +16,22 @@ shortened; the recording keeps the full command.
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, Iterator, List, Tuple
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
+from functools import partial
 from itertools import islice
 
-from proctrace.model import Process, Recording, collector_paused, fold_batches
+from proctrace.events import canonical_columns
+from proctrace.model import ExecStep, Process, Recording, collector_paused, fold_batches, fold_columns, fold_items
 
-__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS", "MAX_TEXT_SIZE", "escape_label", "command_label"]
+__all__ = ["render", "prepare_chunk", "unpack_chunk", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS",
+           "MAX_TEXT_SIZE", "escape_label", "command_label", "command_labels"]
 
 DESCRIPTION = "a Mermaid gantt chart of the process tree"
 STREAMING = False
-# of every n chunks, how many a helper process checks (see parallel.py): folding and labelling keep the main process busy
-HELPER_SHARE = (1, 1)
+# of every n chunks, how many a helper process checks and reads the fields and labels of (see parallel.py):
+# folding keeps the main process busy, and the chart can only begin once every line is read
+HELPER_SHARE = (4, 5)
 # whether batches may hold sort.Run items (many lines in one bytes object): it needs every line on its own
 TAKES_RUNS = False
 
@@ -56,6 +60,27 @@ def _show_unprintable(match: re.Match) -> str:
     return "\\x%02x" % (code - 0xDC00 if code >= 0xDC80 else code)
 
 
+def prepare_chunk(body: bytes) -> Optional[tuple]:
+    """What the fold needs of a chunk's lines, in columns (see events.canonical_columns); None
+    when some line is not canonical, a Lost, or an Exec with an empty cmdline.
+
+    It runs where the chunk is read, in the helper process for a large file,
+    so that the main process only folds.  An empty cmdline is left to the
+    general path because a legacy ExecArgs after it fills it in (see
+    events.merge_legacy), which only a line or an event can take.
+    """
+    if b'"cmdline":[]' in body:
+        return None
+    return canonical_columns(body, _fold_columns)
+
+
+def unpack_chunk(body: bytes, prepared: tuple) -> Tuple[List[int], List[tuple]]:
+    """prepare_chunk's result -> (timestamps, model.fold_items tuples), in timestamp order."""
+    keys, columns = prepared
+    stamps = keys.tolist()
+    return stamps, list(fold_items(stamps, columns))
+
+
 def command_label(cmdline, *, limit: int = MAX_LABEL) -> str:
     """A readable one-line command: shell-like quoting, store paths shortened, at most `limit` chars."""
     text = " ".join(cmdline)
@@ -70,10 +95,82 @@ def command_label(cmdline, *, limit: int = MAX_LABEL) -> str:
         text = NIX_STORE.sub("<store>/", text)
     if not plain and UNPRINTABLE.search(text):
         text = UNPRINTABLE.sub(_show_unprintable, text)
+    return _shortened(text, limit)
+
+
+def _shortened(text: str, limit: int) -> str:
     if len(text) > limit:
         head = limit * 2 // 3
         text = text[:head] + "…" + text[-(limit - head - 1):]
     return text
+
+
+def command_labels(steps: List[Optional[ExecStep]], *, limit: int = MAX_LABEL) -> List[str]:
+    """command_label of each step's cmdline ("" for None), for many steps at once."""
+    present = [step for step in steps if step is not None]
+    argvs = [step.argv_json for step in present]
+    labels = None if None in argvs else _plain_commands(argvs, limit)
+    if labels is None:
+        labels = [command_label(step.cmdline, limit=limit) for step in present]
+    if len(present) == len(steps):
+        return labels
+    found = iter(labels)
+    return [next(found) if step is not None else "" for step in steps]
+
+
+# A cmdline in JSON (["cc","-c","x.c"]) whose label is its arguments joined by
+# spaces: nothing to quote (no blank, quote or empty argument), nothing
+# unprintable, no escape.
+_NOT_PLAIN = bytes(range(0x0a)) + bytes(range(0x0b, 0x20)) + b" '\\\x7f"  # and '""', an empty one
+
+
+def _plain_commands(argvs: List[bytes], limit: int = MAX_LABEL) -> Optional[List[str]]:
+    """command_label for a column of cmdlines in JSON (b"" for none: ""), when every
+    one is plain; else None.
+
+    Most are (compiler and tool runs): then a few passes over all of them
+    joined do in C what command_label does a label at a time.  JSON strings
+    hold no raw quote, so '","' only ever separates two arguments.
+    """
+    cmdlines = len(argvs) - argvs.count(b"")
+    text = b"\n" + b"\n".join(argvs) + b"\n"
+    # each one is ["...", ...]: a '\n["' and a '"]\n' each (newlines only come between them)
+    if not (text.count(b'\n["') == cmdlines == text.count(b'"]\n') and text.isascii()
+            and len(text.translate(None, _NOT_PLAIN)) == len(text) and b'""' not in text):
+        return None
+    text = text.replace(b'\n["', b"\n").replace(b'"]\n', b"\n").replace(b'","', b" ").decode("ascii")[1:-1]
+    if "/nix/store/" in text:
+        text = NIX_STORE.sub("<store>/", text)  # a match never spans a newline
+    labels = text.split("\n")
+    if len(labels) != len(argvs):
+        return None  # a raw newline: not a line we checked
+    if max(map(len, labels)) > limit:
+        labels = [_shortened(label, limit) for label in labels]
+    return labels
+
+
+def _shown_commands(argvs: List[bytes]) -> Optional[List[str]]:
+    """The escaped labels of many cmdlines, as model.fold_columns asks for them.
+
+    It runs where the lines are read, so that the chart, which can only
+    begin once every line is read, has less to do.
+    """
+    labels = _plain_commands(argvs)
+    return escape_labels(labels) if labels is not None else None
+
+
+_fold_columns = partial(fold_columns, describe=_shown_commands)
+
+
+def _commands(steps: List[Optional[ExecStep]]) -> Tuple[List[str], bool]:
+    """The escaped command label of each step ("" for None), and whether one may be truncated."""
+    shown = [step.label if step is not None else None for step in steps]
+    if None not in shown:
+        return shown, False  # labels made where the lines were read: none truncated
+    missing = [step for step, text in zip(steps, shown) if text is None and step is not None]
+    made = iter(escape_labels(command_labels(missing)))
+    return [text if text is not None else next(made) if step is not None else ""
+            for step, text in zip(steps, shown)], True
 
 
 def escape_label(text: str) -> str:
@@ -108,36 +205,22 @@ def _entity_first(match: re.Match) -> str:
     return "\n#%d;%s" % (ord(word[1]), word[2:])
 
 
-def _status(proc: Process) -> str:
+def _outcome(proc: Process) -> Tuple[str, str]:
+    """(what the label says of how it ended, the bar's tag)."""
     if proc.end_ns is None:
-        return " [no exit seen]"
+        return " [no exit seen]", "done"
     if proc.signal is not None:
-        return f" [killed by {SIGNAL_NAMES.get(proc.signal, 'signal %d' % proc.signal)}]"
+        return f" [killed by {SIGNAL_NAMES.get(proc.signal, 'signal %d' % proc.signal)}]", "crit"
     if proc.exit_code:
-        return f" [exit {proc.exit_code}]"
-    return ""
+        return f" [exit {proc.exit_code}]", "crit"
+    return "", "active"
 
 
-def _tag(proc: Process) -> str:
-    if proc.end_ns is None:
-        return "done"
-    if proc.signal is not None or proc.exit_code:
-        return "crit"
-    return "active"
-
-
-def _tasks(bars: List[Tuple[str, str, int, int]], origin_ns: int) -> str:
-    """(label, tag, start, end) -> task lines, the labels escaped all at once."""
-    labels = escape_labels([label for label, _, _, _ in bars])
-    lines = []
-    for label, (_, tag, start_ns, end_ns) in zip(labels, bars):
-        # Mermaid takes whole milliseconds only (a fraction makes an invalid date
-        # or an empty bar), so a bar covers every millisecond the process touched
-        # and the label says how long it really ran.
-        start_ms = (start_ns - origin_ns) // 1_000_000
-        end_ms = -(-(end_ns - origin_ns) // 1_000_000)
-        lines.append(f"    {label} :{tag}, {start_ms}, {max(end_ms - start_ms, 1)}ms\n")
-    return "".join(lines)
+def _task(label: str, tag: str, start_ns: int, end_ns: int, origin_ns: int) -> str:
+    # whole milliseconds only: see _process_tasks
+    start_ms = (start_ns - origin_ns) // 1_000_000
+    end_ms = -(-(end_ns - origin_ns) // 1_000_000)
+    return f"    {label} :{tag}, {start_ms}, {max(end_ms - start_ms, 1)}ms\n"
 
 
 def _duration(ns: int) -> str:
@@ -158,15 +241,39 @@ def _tree_order(roots: List[Process]) -> Iterator[Process]:
         stack.extend(reversed(proc.children))  # children are in order of start already
 
 
-def _process_label(proc: Process, stop_ns: int) -> str:
-    if proc.execs:
-        step = proc.execs[-1]
-        command = command_label(step.cmdline) or "(unknown command)"
-        if step.truncated:
-            command += " [argv truncated]"
-    else:
-        command = (command_label(proc.command) or "(unknown command)") + " (fork)"
-    return f"{command} (pid {proc.pid}, {_duration(stop_ns - proc.start_ns)}){_status(proc)}"
+def _process_tasks(procs: List[Process], origin_ns: int, last_ns: int) -> str:
+    """A bar a process: what it ran (its parent's program, if it never exec'd), its pid and how it ended.
+
+    Only the commands need escaping: what the label adds to them holds none
+    of the characters escape_labels changes and starts with a blank, so
+    escaping the commands alone gives the same labels, with less text to scan.
+    This runs once a process, so it spends few calls: a process that ended
+    well is told from the others, and a short duration formatted, in line.
+    """
+    commands, truncation = _commands([proc.command_step() for proc in procs])
+    tasks = []
+    for proc, command in zip(procs, commands):
+        if not proc.execs:
+            command = (command or "(unknown command)") + " (fork)"
+        elif not command or truncation:
+            command = (command or "(unknown command)") + (" [argv truncated]" if proc.execs[-1].truncated else "")
+        start_ns, stop_ns = proc.start_ns, proc.end_ns
+        if stop_ns is None:
+            stop_ns = last_ns
+            outcome, tag = _outcome(proc)
+        elif proc.signal is None and not proc.exit_code:
+            outcome, tag = "", "active"
+        else:
+            outcome, tag = _outcome(proc)
+        ns = stop_ns - start_ns
+        duration = "%.2f ms" % (ns / 1e6) if ns < 10_000_000 else _duration(ns)  # as _duration does
+        # Mermaid takes whole milliseconds only (a fraction makes an invalid date
+        # or an empty bar), so a bar covers every millisecond the process touched
+        # and the label says how long it really ran.
+        start_ms = (start_ns - origin_ns) // 1_000_000
+        length_ms = max(-(-(stop_ns - origin_ns) // 1_000_000) - start_ms, 1)
+        tasks.append(f"    {command} (pid {proc.pid}, {duration}){outcome} :{tag}, {start_ms}, {length_ms}ms\n")
+    return "".join(tasks)
 
 
 def _chart(recording: Recording) -> Iterator[str]:
@@ -184,23 +291,21 @@ def _chart(recording: Recording) -> Iterator[str]:
         yield f"    section {name}\n"
         procs = _tree_order([root])
         while True:
-            bars = []
-            for proc in islice(procs, _TASKS_PER_PIECE):
-                stop = proc.end_ns if proc.end_ns is not None else end
-                bars.append((_process_label(proc, stop), _tag(proc), proc.start_ns, stop))
-            if not bars:
+            piece = list(islice(procs, _TASKS_PER_PIECE))
+            if not piece:
                 break
-            yield _tasks(bars, origin)
+            yield _process_tasks(piece, origin, end)
     for proc in recording.processes:
         if len(proc.execs) < 2:
             continue
         stop = proc.end_ns if proc.end_ns is not None else end
-        bars = []
-        for step, following in zip(proc.execs, list(proc.execs[1:]) + [None]):
+        tasks = [f"    section execs of pid {proc.pid}\n"]
+        commands, _ = _commands(proc.execs)  # escaped: what follows them needs no escaping
+        for step, following, command in zip(proc.execs, list(proc.execs[1:]) + [None], commands):
             until = following.timestamp if following is not None else stop
-            label = f"{command_label(step.cmdline) or '(empty argv)'} ({_duration(until - step.timestamp)})"
-            bars.append((label, "active", step.timestamp, until))
-        yield f"    section execs of pid {proc.pid}\n" + _tasks(bars, origin)
+            label = f"{command or '(empty argv)'} ({_duration(until - step.timestamp)})"
+            tasks.append(_task(label, "active", step.timestamp, until, origin))
+        yield "".join(tasks)
 
 
 _TASKS_PER_PIECE = 4096
@@ -214,6 +319,8 @@ def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[
         for piece in _chart(recording):
             size += len(piece)
             yield piece.encode("utf-8")
+        recording.dismantle()
+        del recording
     if size > MAX_TEXT_SIZE:
         warn(f"the chart is {size} characters; Mermaid refuses more than {MAX_TEXT_SIZE} "
              f"by default and draws an error instead: raise maxTextSize in your Mermaid "
