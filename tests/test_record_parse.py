@@ -1,6 +1,6 @@
 """The bpftrace line parser of `record`: real captured lines, line-level cases, properties."""
 
-import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,20 +10,26 @@ from hypothesis import strategies as st
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
 from proctrace.record import script_text
 from proctrace.record.parse import (
-    ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, Begin, End, Garbled, Message,
+    ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, MAP_ARGV_BYTES, MAP_NAME_BYTES, PRINTED_BYTES,
+    SLOTS, Begin, End, Garbled, Message, Tick,
     decode_wait_status, parse_batches, parse_lines,
 )
 
 SESSION = Path(__file__).resolve().parent / "data" / "bpftrace" / "session.txt"
 
 
+def _parsed(lines, **options):
+    """The items parsed from `lines`, without the Tick markers."""
+    return [item for item in parse_lines(lines, **options) if not isinstance(item, Tick)]
+
+
 def _events(items):
-    return [item for item in items if not isinstance(item, (Begin, End, Message))]
+    return [item for item in items if not isinstance(item, (Begin, End, Tick, Message))]
 
 
 def test_captured_session():
-    items = list(parse_lines(SESSION.read_bytes().splitlines(keepends=True)))
-    assert items[0] == Message("Attaching 8 probes...")
+    items = _parsed(SESSION.read_bytes().splitlines(keepends=True))
+    assert items[0] == Message("Attaching 11 probes...")
     assert isinstance(items[1], Begin)
     assert isinstance(items[-1], End)
     events = _events(items)
@@ -48,6 +54,9 @@ def test_captured_session():
     killed = exits[by_argv[("sh", "-c", "kill -KILL $$")]]
     assert (killed.exit_code, killed.signal) == (None, 9)
     assert ("/bin/true", "x" * 5000, "y" * 700) in by_argv
+    assert not any(e.cmdline_truncated for e in events if isinstance(e, Exec))
+    stamps = [e.timestamp for e in events]
+    assert stamps == sorted(stamps)
     assert (exits[root].exit_code, exits[root].signal) == (5, None)
     # the python3 thread is not a process: every Fork's child is an exec'd or exiting process
     forked = {e.child_pid for e in events if isinstance(e, Fork)}
@@ -55,26 +64,46 @@ def test_captured_session():
     assert len([e for e in events if isinstance(e, Fork)]) == len(exits) - 1  # the root was not forked here
 
 
-def test_captured_session_arrives_out_of_order():
-    # bpftrace reads its per-CPU buffers in turn: why record sorts
-    events = _events(parse_lines(SESSION.read_bytes().splitlines()))
-    stamps = [e.timestamp for e in events]
-    assert stamps != sorted(stamps)
+ZEROS = (0,) * 8
+
+
+def entry(epoch, ts, pid, kind, index=0, values=()):
+    """One map entry as bpftrace prints it (slot chosen as proctrace.bt does)."""
+    numbers = (tuple(values) + ZEROS)[:8]
+    return b"@m%d[%d, %d, %d, %d]: (%s)" % (epoch % SLOTS, ts, pid, kind, index,
+                                             ", ".join(str(n) for n in (epoch,) + numbers).encode())
+
+
+def dump(epoch, entries, events=None, pieces=0):
+    """The lines of one epoch's dump, with the counts the script would have kept."""
+    heads = [line for line in entries if int(line.split(b", ")[2]) in (1, 2, 7, 8, 9)]
+    count = len(heads) if events is None else events
+    counts = [b"@n[%d, 2]: 1" % epoch]
+    if count:
+        counts.append(b"@n[%d, 0]: %d" % (epoch, count))
+    if pieces:
+        counts.append(b"@n[%d, 1]: %d" % (epoch, pieces))
+    return [b"PT_DUMP %d" % epoch, *entries, *counts, b"PT_DUMPED %d %d" % (epoch, 1000 + epoch)]
 
 
 @pytest.mark.parametrize("line, expected", [
-    (b"F 100 10 11 10", Fork(100, 10, 11, 10)),
-    (b"X 200 11 10 10 9 0\n", Exit(200, 11, 10, 10, sid=9, exit_code=0, signal=None)),
-    (b"X 200 11 10 10 9 768", Exit(200, 11, 10, 10, sid=9, exit_code=3, signal=None)),
-    (b"X 200 11 10 10 9 9", Exit(200, 11, 10, 10, sid=9, exit_code=None, signal=9)),
-    (b"X 200 11 10 10 9 134", Exit(200, 11, 10, 10, sid=9, exit_code=None, signal=6)),  # core dumped
-    (b"S 300 11 10 11 11", SetSID(300, 11, 10, 11, 11)),
-    (b"G 400 12 11 12", SetPGID(400, 12, 11, 12)),
-    (b"PT_BEGIN 5 77", Begin(5, 77)),
-    (b"PT_END 6", End(6)),
-    (b"Attaching 8 probes...", Message("Attaching 8 probes...")),
+    (entry(0, 100, 11, 1, values=(10, 10)), Fork(100, 10, 11, 10)),
+    (entry(0, 200, 11, 7, values=(10, 10, 9, 0)), Exit(200, 11, 10, 10, sid=9, exit_code=0, signal=None)),
+    (entry(0, 200, 11, 7, values=(10, 10, 9, 768)), Exit(200, 11, 10, 10, sid=9, exit_code=3, signal=None)),
+    (entry(0, 200, 11, 7, values=(10, 10, 9, 9)), Exit(200, 11, 10, 10, sid=9, exit_code=None, signal=9)),
+    (entry(0, 200, 11, 7, values=(10, 10, 9, 134)), Exit(200, 11, 10, 10, sid=9, exit_code=None, signal=6)),
+    (entry(0, 300, 11, 8, values=(10, 11, 11)), SetSID(300, 11, 10, 11, 11)),
+    (entry(0, 400, 12, 9, values=(11, 12)), SetPGID(400, 12, 11, 12)),
 ])
-def test_line(line, expected):
+def test_event_entry(line, expected):
+    assert _parsed(dump(0, [line])) == [expected]
+
+
+@pytest.mark.parametrize("line, expected", [
+    (b"PT_BEGIN 5 77", Begin(5, 77)),
+    (b"Attaching 11 probes...", Message("Attaching 11 probes...")),
+])
+def test_marker_line(line, expected):
     assert list(parse_lines([line])) == [expected]
 
 
@@ -84,38 +113,108 @@ def test_decode_wait_status(code, expected):
     assert decode_wait_status(code) == expected
 
 
-@pytest.mark.parametrize("line", [b"F 1 2 3", b"F 1 2 3 4 5", b"X a b c d e f", b"F -1 2 3 4",
-                                  b"A 12 0 \\x4", b"A 12 0 zz", b"PT_BEGIN x 1", b"E 1 2 3 4 5 6"])
+@pytest.mark.parametrize("line", [
+    b"@m0[1, 2, 1, 0]: (0, 1, 2)", b"@m0[1, 2, 10, 0]: (0" + b", 0" * 8 + b")",
+    b"@m9[1, 2, 1, 0]: (0" + b", 0" * 8 + b")", b"@m0[1, 2, 1, 0]: (0, -1" + b", 0" * 7 + b")",
+    b"@n[1, x]: 3", b"PT_BEGIN x 1", b"PT_END 1", b"PT_DUMP x", b"PT_DUMPED 3 5", b"PT_DUMPED 3",
+])
 def test_malformed_lines_raise_parse_error(line):
     with pytest.raises(ParseError, match=r"^bpftrace:1: "):
-        list(parse_lines([line]))
+        _parsed([line])
 
 
 def test_malformed_line_is_garbled_when_not_strict():
-    items = list(parse_lines([b"F 1 2", b"F 1 2 3 4"], strict=False))
+    items = _parsed([b"@m0[1, 2]: (0)", *dump(0, [entry(0, 1, 3, 1, values=(2, 4))])], strict=False)
     assert isinstance(items[0], Garbled) and items[0].lineno == 1
     assert items[1] == Fork(1, 2, 3, 4)
 
 
-def test_lost_events_take_the_newest_time_seen():
-    items = list(parse_lines([b"F 100 1 2 1", b"F 50 1 3 1", b"Lost 7 events"]))
+def test_events_come_out_in_time_order_when_their_epoch_is_complete():
+    lines = dump(0, [entry(0, 300, 4, 7, values=(1, 1, 1, 0)), entry(0, 100, 4, 1, values=(1, 1))])
+    batches = list(parse_batches([lines[:-1], lines[-1:]]))
+    assert batches[0] == []
+    assert batches[1] == [Fork(100, 1, 4, 1), Exit(300, 4, 1, 1, sid=1, exit_code=0, signal=None),
+                          Tick(1000, 0)]
+
+
+def test_events_missing_from_their_epoch_are_reported_lost():
+    lines = dump(3, [entry(3, 100, 4, 1, values=(1, 1))], events=4)
+    assert _parsed(lines) == [Fork(100, 1, 4, 1), Lost(100, 3)]
+
+
+def test_a_map_read_after_reuse_shows_a_later_epoch_which_is_not_this_one():
+    # epoch 5 reuses slot 1: its entries are printed in their own dump, not epoch 1's
+    late = entry(5, 900, 4, 1, values=(1, 1))
+    lines = dump(1, [late], events=2) + dump(5, [late])
+    assert _parsed(lines) == [Lost(0, 2), Fork(900, 1, 4, 1)]
+
+
+def test_bpftrace_lost_events_take_the_newest_time_seen():
+    items = _parsed(dump(0, [entry(0, 100, 2, 1, values=(1, 1))]) + [b"Lost 7 events"])
     assert items[-1] == Lost(100, 7)
+
+
+def test_the_maps_printed_at_exit_give_the_last_epochs_and_end_comes_last():
+    lines = dump(0, [entry(0, 100, 4, 1, values=(1, 1))]) + [
+        b"PT_END 999 2",
+        entry(0, 100, 4, 1, values=(1, 1)),            # epoch 0 again: already done
+        entry(2, 300, 4, 7, values=(1, 1, 1, 0)),
+        entry(1, 200, 5, 1, values=(1, 1)),
+        b"@n[1, 0]: 1", b"@n[1, 2]: 1", b"@n[2, 0]: 1", b"@n[2, 2]: 1",
+    ]
+    assert _parsed(lines) == [
+        Fork(100, 1, 4, 1), Fork(200, 1, 5, 1), Exit(300, 4, 1, 1, sid=1, exit_code=0, signal=None), End(999)]
+
+
+def test_an_epoch_that_cannot_be_checked_is_reported():
+    lines = [b"PT_END 999 1", entry(1, 200, 5, 1, values=(1, 1)), b"@n[1, 0]: 1", b"@n[1, 2]: 1"]
+    with pytest.raises(ParseError, match="the count of epoch 0 was not read in time"):
+        _parsed(lines)
+    items = _parsed(lines, strict=False)
+    assert isinstance(items[0], Garbled) and items[1:] == [Fork(200, 1, 5, 1), End(999)]
+
+
+def _words(data: bytes):
+    return [int.from_bytes(data[i:i + 8], sys.byteorder, signed=True) for i in range(0, len(data), 8)]
+
+
+def region_entries(epoch, ts, pid, data, chunk_kind):
+    """The chunk and word entries proctrace.bt writes for a short argv or filename."""
+    chunks = len(data) // CHUNK_BYTES
+    out = [entry(epoch, ts, pid, chunk_kind, i, _words(data[i * CHUNK_BYTES:(i + 1) * CHUNK_BYTES]))
+           for i in range(chunks)]
+    rest = data[chunks * CHUNK_BYTES:]
+    for j in range(0, len(rest), 8):
+        out.append(entry(epoch, ts, pid, chunk_kind + 1, j // 8, _words(rest[j:j + 8].ljust(8, b"\0"))))
+    return out
 
 
 def _hex(data: bytes) -> bytes:
     return b"".join(b"\\x%02x" % byte for byte in data)
 
 
-def format_exec(ts, pid, ppid, pgid, sid, argv, filename):
-    """The lines proctrace.bt prints for one exec (header, filename chunks, argv chunks)."""
+def printed_lines(kind, ts, pid, data, limit):
+    """The chunk lines proctrace.bt prints for a long argv or filename."""
+    data = data[:limit]
+    return [b"%s %d %d %d %s" % (kind, pid, ts, i // PRINTED_BYTES, _hex(data[i:i + PRINTED_BYTES]))
+            for i in range(0, len(data), PRINTED_BYTES)]
+
+
+def format_exec(epoch, ts, pid, ppid, pgid, sid, argv, filename):
+    """(map entries, printed lines) that proctrace.bt writes for one exec."""
     data = b"".join(arg + b"\0" for arg in argv)
     name = filename + b"\0"
-    lines = [b"E %d %d %d %d %d %d %d" % (ts, pid, ppid, pgid, sid, len(data), len(name))]
-    for kind, blob, limit in ((b"N", name, CHUNK_BYTES * FILENAME_CHUNKS), (b"A", data, ARGV_LIMIT)):
-        blob = blob[:limit]
-        for index in range(0, len(blob), CHUNK_BYTES):
-            lines.append(b"%s %d %d %s" % (kind, pid, index // CHUNK_BYTES, _hex(blob[index:index + CHUNK_BYTES])))
-    return lines
+    entries = [entry(epoch, ts, pid, 2, 0, (ppid, pgid, sid, len(data), len(name)))]
+    printed = []
+    if len(data) <= MAP_ARGV_BYTES:
+        entries += region_entries(epoch, ts, pid, data, 3)
+    else:
+        printed += printed_lines(b"A", ts, pid, data, ARGV_LIMIT)
+    if len(name) <= MAP_NAME_BYTES:
+        entries += region_entries(epoch, ts, pid, name, 5)
+    else:
+        printed += printed_lines(b"N", ts, pid, name, ARGV_LIMIT)
+    return entries, printed
 
 
 def _expected_exec(ts, pid, ppid, pgid, sid, argv, filename):
@@ -129,69 +228,93 @@ def _expected_exec(ts, pid, ppid, pgid, sid, argv, filename):
                 filename=filename.decode("utf-8", "surrogateescape"), sid=sid, cmdline_truncated=truncated)
 
 
-argvs = st.lists(st.binary(max_size=500).map(lambda b: b.replace(b"\0", b"")), max_size=30)
-names = st.binary(min_size=1, max_size=300).map(lambda b: b.replace(b"\0", b"") or b"x")
+argvs = st.lists(st.binary(max_size=500).map(lambda b: b.replace(b"\0", b"")), max_size=12)
+names = st.binary(min_size=1, max_size=400).map(lambda b: b.replace(b"\0", b"") or b"x")
 pids = st.integers(1, 4_000_000)
 
 
 @settings(max_examples=150, deadline=None)
-@given(argv=argvs, filename=names, pid=pids, other=argvs, ts=st.integers(0, 2**63))
-@example(argv=[], filename=b"/bin/true", pid=1, other=[], ts=0)
-@example(argv=[b""], filename=b"/", pid=2, other=[b"a"], ts=1)
-@example(argv=[b"x" * 199], filename=b"y" * 199, pid=3, other=[], ts=2)
-@example(argv=[b"x" * 200], filename=b"y" * 200, pid=4, other=[], ts=3)
-def test_formatted_exec_lines_round_trip(argv, filename, pid, other, ts):
-    mine = format_exec(ts, pid, 1, 1, 1, argv, filename)
-    theirs = format_exec(ts + 1, pid + 1, 1, 1, 1, other, b"/other")
-    # another CPU's exec interleaved line by line with this one
-    lines = [line for pair in zip(mine, theirs) for line in pair] + mine[len(theirs):] + theirs[len(mine):]
-    events = list(parse_lines(lines))
-    assert _expected_exec(ts, pid, 1, 1, 1, argv, filename) in events
-    assert _expected_exec(ts + 1, pid + 1, 1, 1, 1, other, b"/other") in events
-    assert len(events) == 2
+@given(argv=argvs, filename=names, pid=pids, other=argvs, ts=st.integers(0, 2**62), data=st.data())
+@example(argv=[], filename=b"/bin/true", pid=1, other=[], ts=0, data=None)
+@example(argv=[b""], filename=b"/", pid=2, other=[b"a"], ts=1, data=None)
+@example(argv=[b"x" * 63], filename=b"y" * 62, pid=3, other=[], ts=2, data=None)
+@example(argv=[b"x" * 511], filename=b"y" * 255, pid=4, other=[], ts=3, data=None)
+@example(argv=[b"x" * 512], filename=b"y" * 256, pid=5, other=[b"z" * 159], ts=4, data=None)
+def test_exec_round_trips_in_any_order(argv, filename, pid, other, ts, data):
+    mine, mine_printed = format_exec(7, ts, pid, 1, 1, 1, argv, filename)
+    theirs, theirs_printed = format_exec(7, ts + 1, pid + 1, 1, 1, 1, other, b"/other")
+    entries, printed = mine + theirs, mine_printed + theirs_printed
+    lines = dump(7, entries) + printed
+    if data is not None:
+        # map entries in any order; printed chunks before, inside or after the dump
+        entries = data.draw(st.permutations(entries))
+        lines = dump(7, entries)
+        for line in data.draw(st.permutations(printed)):
+            lines.insert(data.draw(st.integers(0, len(lines))), line)
+    events = _parsed(lines)
+    assert sorted(events, key=lambda e: e.timestamp) == [
+        _expected_exec(ts, pid, 1, 1, 1, argv, filename),
+        _expected_exec(ts + 1, pid + 1, 1, 1, 1, other, b"/other")]
 
 
 def test_argv_beyond_the_limit_is_marked_truncated():
     argv = [b"/bin/true"] + [b"a" * 999 for _ in range(ARGV_LIMIT // 1000 + 1)]
-    (event,) = parse_lines(format_exec(1, 2, 3, 4, 5, argv, b"/bin/true"))
+    entries, printed = format_exec(0, 1, 2, 3, 4, 5, argv, b"/bin/true")
+    (event,) = _parsed(printed + dump(0, entries))
     assert event.cmdline_truncated
     assert "\0".join(event.cmdline).encode() == b"\0".join(argv)[:ARGV_LIMIT]
 
 
-def test_exec_missing_chunks_is_flushed_truncated_at_the_end():
-    lines = format_exec(1, 2, 3, 4, 5, [b"a" * 300, b"b" * 300], b"/bin/x")
-    del lines[3]  # the second argv chunk was lost
-    batches = list(parse_batches([lines]))
-    assert batches[0] == []
+def test_exec_missing_entries_is_cut_at_the_gap_and_marked_truncated():
+    entries, _ = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 70, b"b" * 30], b"/bin/x")
+    del entries[2]  # the argv word after the first chunk never arrived
+    (event,) = _parsed(dump(0, entries))
+    assert event.cmdline == ("a" * 64,) and event.cmdline_truncated
+    assert event.filename == "/bin/x"
+
+
+def test_exec_waits_for_its_printed_chunks_then_gives_up_at_the_end():
+    entries, printed = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 400, b"b" * 300], b"/bin/x")
+    assert len(printed) == 5
+    batches = list(parse_batches([dump(0, entries), printed[:2], printed[3:]]))
+    assert batches[:3] == [[Tick(1000, 1)], [], []]  # the Tick tells the recorder to wait
     (event,) = batches[-1]
-    assert event.cmdline == ("a" * 200,) and event.cmdline_truncated
+    assert event.cmdline == ("a" * 320,) and event.cmdline_truncated
+    # and with every chunk, it comes out with the last one
+    batches = list(parse_batches([dump(0, entries), printed[:2], printed[2:]]))
+    assert batches[2][0].cmdline == ("a" * 400, "b" * 300)
 
 
-def test_second_exec_of_a_pid_gives_up_on_an_incomplete_first():
-    first = format_exec(1, 2, 3, 4, 5, [b"a" * 300], b"/bin/a")[:-1]
-    second = format_exec(9, 2, 3, 4, 5, [b"b"], b"/bin/b")
-    events = list(parse_lines(first + second))
-    assert [(e.timestamp, e.cmdline_truncated) for e in events] == [(1, True), (9, False)]
-
-
-def test_chunks_without_a_header_are_dropped():
-    assert list(parse_lines([b"A 5 0 \\x61\\x00"])) == []
+def test_entries_without_their_exec_are_dropped_and_the_exec_counted_lost():
+    entries, _ = format_exec(0, 1, 2, 3, 4, 5, [b"a"], b"/bin/x")
+    assert _parsed(dump(0, entries[1:], events=1)) == [Lost(0, 1)]
 
 
 @settings(max_examples=300)
 @given(st.lists(st.text(max_size=80)))
-@example(["A 1 0 \\x6"])
-@example(["E 1 2 3 4 5 6 7", "N 2 0 "])
+@example(["PT_DUMP 1", "PT_DUMP 2"])
+@example(["@m0[1, 2, 2, 0]: (0" + ", 0" * 8 + ")", "PT_END 5 3"])
 def test_arbitrary_text_raises_nothing_but_parse_error(lines):
     try:
-        list(parse_lines([line.encode("utf-8", "surrogateescape") for line in lines]))
+        _parsed([line.encode("utf-8", "surrogateescape") for line in lines])
     except ParseError:
         pass
 
 
-def test_script_and_parser_agree_on_the_chunk_layout():
+def test_script_and_parser_agree_on_the_layout():
     script = script_text()
     assert f"while ($i < {ARGV_CHUNKS})" in script
     assert f"while ($i < {FILENAME_CHUNKS})" in script
-    assert len(re.findall(rf"buf\(uptr\(\$[sf] \+ \$i \* {CHUNK_BYTES}\), {CHUNK_BYTES}\)", script)) == 2
-    assert f"{ARGV_LIMIT} bytes" in script.replace(",", "") or str(ARGV_LIMIT) in script
+    assert script.count(f"$i * {PRINTED_BYTES} + {PRINTED_BYTES} >") == 2
+    assert script.count(f"$i * {CHUNK_BYTES} + {CHUNK_BYTES} >") == 2
+    assert f"while ($i < {MAP_ARGV_BYTES // CHUNK_BYTES})" in script
+    assert f"while ($i < {MAP_NAME_BYTES // CHUNK_BYTES})" in script
+    assert f"if ($n > {MAP_ARGV_BYTES})" in script and f"if ($fn > {MAP_NAME_BYTES})" in script
+    assert f"$ep % {SLOTS}" in script and f"@m{SLOTS - 1}[" in script and f"@m{SLOTS}[" not in script
+    assert f"{ARGV_LIMIT} bytes" in script
+
+
+def test_the_mark_of_a_map_being_freed_is_not_an_event():
+    mark = b"@m1[0, 0, 0, 0]: (-1, 0, 0, 0, 0, 0, 0, 0, 0)"
+    lines = dump(0, []) + dump(1, [mark, entry(1, 100, 4, 1, values=(1, 1))]) + [b"PT_END 5 1", mark]
+    assert _parsed(lines) == [Fork(100, 1, 4, 1), End(5)]

@@ -1,38 +1,66 @@
 """bpftrace's raw output lines -> proctrace events (plus a few control markers).
 
-Consumes the lines printed by proctrace.bt (bytes, with or without the
-newline) and produces Fork, Exec, Exit, SetSID, SetPGID and Lost events, in
-arrival order.  For example:
+proctrace.bt keeps events in BPF maps and has bpftrace print them an epoch
+(100 ms) at a time, because a line per event would wake bpftrace per event
+(its header says more).  So the lines are map entries, grouped by markers:
 
-    b"F 1095830107075 18750 18881 18746"  ->  Fork(1095830107075, 18750, 18881, 18746)
+    PT_DUMP 4
+    @m0[1095830107075, 18881, 1, 0]: (4, 18750, 18746, 0, 0, 0, 0, 0, 0)
+    @n[4, 0]: 1
+    PT_DUMPED 4 1095930107075
 
-An exec arrives as a header line and then chunk lines with the filename and
-argv bytes in hex; the Exec event is produced when its last chunk has arrived.
-Chunks of different processes may interleave (bpftrace reads its per-CPU
-buffers in turn), but the chunks of one exec all come from one run of one BPF
-program on one CPU, so they follow their header before that pid can exec again.
+    ->  Fork(1095830107075, 18750, 18881, 18746)
+
+and the events of an epoch come out when its PT_DUMPED line is read, or, for
+the last epochs, which bpftrace prints as it exits, at the end.  Each epoch is
+checked against the counts the script kept: events that never reached user
+space (an epoch that filled its map) become a Lost event; an exec whose argv
+words went missing is kept, cut at the gap and marked truncated.
+
+A long argv (or filename) is not in the maps but printed as it happens, in
+hex chunks tagged with the pid and the timestamp of its exec:
+
+    A 18881 1095830107075 0 \\x2f\\x62...
+
+An exec waiting for such chunks comes out once they have all arrived (they
+may come after its epoch when bpftrace lags behind a burst), or at the end.
 """
 
 from __future__ import annotations
 
 import binascii
 import re
+import struct
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
 
 __all__ = [
-    "Begin", "End", "Message", "Garbled", "parse_lines", "parse_batches", "decode_wait_status",
-    "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "ARGV_LIMIT",
+    "Begin", "End", "Tick", "Message", "Garbled", "parse_lines", "parse_batches", "decode_wait_status",
+    "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "ARGV_LIMIT", "SLOTS", "PRINTED_BYTES",
+    "MAP_ARGV_BYTES", "MAP_NAME_BYTES",
 ]
 
 # Must match proctrace.bt (a test checks that it does).
-CHUNK_BYTES = 200
-ARGV_CHUNKS = 640
-FILENAME_CHUNKS = 21
+SLOTS = 4
+CHUNK_WORDS = 8
+CHUNK_BYTES = 8 * CHUNK_WORDS
+# An argv up to MAP_ARGV_BYTES (a filename up to MAP_NAME_BYTES) is in the maps;
+MAP_ARGV_BYTES, MAP_NAME_BYTES = 512, 256
+# a longer one is printed in chunks of PRINTED_BYTES.
+PRINTED_BYTES = 160
+ARGV_CHUNKS = 800
+FILENAME_CHUNKS = 26
 # Bytes of argv recorded exactly; a longer argv is cut and marked truncated.
-ARGV_LIMIT = CHUNK_BYTES * ARGV_CHUNKS
+ARGV_LIMIT = PRINTED_BYTES * ARGV_CHUNKS
+FILENAME_LIMIT = PRINTED_BYTES * FILENAME_CHUNKS
+
+# The kinds of map entry (the third number of an @m key).
+FORK, EXEC, ARGV_CHUNK, ARGV_WORD, NAME_CHUNK, NAME_WORD, EXIT, SETSID, SETPGID = range(1, 10)
+_EVENT_KINDS = (FORK, EXEC, EXIT, SETSID, SETPGID)
+# The per-epoch counts (the second number of an @n key).
+_EVENTS, _ENTRIES, _BEGAN = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -45,43 +73,54 @@ class Begin:
 
 @dataclass(frozen=True)
 class End:
-    """bpftrace detached its probes and drained its buffers (the END probe ran)."""
+    """bpftrace detached its probes and printed what was left (the END probe ran)."""
 
     timestamp: int
 
 
 @dataclass(frozen=True)
+class Tick:
+    """An epoch was printed: bpftrace has read what the kernel gave it up to `timestamp`.
+
+    `waiting` execs still wait for printed chunks of their argv or filename.
+    """
+
+    timestamp: int
+    waiting: int
+
+
+@dataclass(frozen=True)
 class Message:
-    """A line that is not ours: bpftrace's own messages ("Attaching 8 probes...")."""
+    """A line that is not ours: bpftrace's own messages ("Attaching 11 probes...")."""
 
     text: str
 
 
 @dataclass(frozen=True)
 class Garbled:
-    """One of our lines that cannot be read (only yielded with strict=False)."""
+    """One of our lines that cannot be read, or an epoch that cannot be checked (strict=False)."""
 
     lineno: int
     text: str
     reason: str
 
 
-Item = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost, Begin, End, Message, Garbled]
+Item = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost, Begin, End, Tick, Message, Garbled]
 
-# PT_BEGIN 1095377656908 18750
 _BEGIN = re.compile(rb"PT_BEGIN (\d+) (-?\d+)")
-# PT_END 1096912549798
-_END = re.compile(rb"PT_END (\d+)")
+_END = re.compile(rb"PT_END (\d+) (\d+)")
+_DUMP = re.compile(rb"PT_DUMP (\d+)|PT_DUMPED (\d+) (\d+)")
+# @m2[1095830107075, 18881, 1, 0]: (4, 18750, 18746, 0, 0, 0, 0, 0, 0)
+_ENTRY = re.compile(rb"@m(\d+)\[(\d+), (\d+), (\d+), (\d+)\]: \((-?\d+(?:, -?\d+){%d})\)" % CHUNK_WORDS)
+# @n[4, 0]: 12
+_COUNT = re.compile(rb"@n\[(-?\d+), (\d+)\]: (\d+)")
+# A 18750 1095828463091 0 \x62\x61\x73\x68\x00      (and N lines, the same shape)
+_PRINTED = re.compile(rb"([AN]) (\d+) (\d+) (\d+) ((?:\\x[0-9a-f]{2})*)")
 # Lost 12 events   (bpftrace's own message when a per-CPU buffer overflowed)
 _LOST = re.compile(rb"Lost (\d+) events")
-# A 18750 0 \x62\x61\x73\x68\x00      (and N lines, the same shape)
-_CHUNK = re.compile(rb"[AN] (\d+) (\d+) ((?:\\x[0-9a-f]{2})*)")
-# F 1095830107075 18750 18881 18746                     ts parent child parent_pgid
-# E 1095828463091 18750 18746 18746 1836 207 14        ts pid ppid pgid sid argv_bytes filename_bytes
-# X 1095834526516 18881 18750 18881 18881 0            ts pid ppid pgid sid wait_code
-# S 1095833766426 18881 18750 18881 18881              ts pid ppid pgid sid
-# G 1096124786004 18884 18750 18884                    ts pid ppid pgid
-_FIELDS = {b"F": 4, b"E": 7, b"X": 6, b"S": 5, b"G": 4}
+_FREE_MARK = (0, 0, 0, 0)
+_CHUNK = struct.Struct(f"={CHUNK_WORDS}q")
+_WORD = struct.Struct("=q")
 
 
 def decode_wait_status(code: int) -> Tuple[Optional[int], Optional[int]]:
@@ -100,51 +139,201 @@ def _split_argv(data: bytes) -> Tuple[str, ...]:
     return tuple(part.decode("utf-8", "surrogateescape") for part in parts)
 
 
-class _PendingExec:
-    """The header of an exec whose chunks have not all arrived yet."""
+def _mapped(pieces: Dict[Tuple[int, int], Tuple[int, ...]], chunk_kind: int, word_kind: int,
+            size: int) -> Tuple[bytes, bool]:
+    """The bytes of a short argv or filename from its chunk and word entries -> (bytes, complete).
 
-    __slots__ = ("timestamp", "pid", "ppid", "pgid", "sid", "argv_bytes", "filename_bytes",
-                 "argv", "filename", "argv_needed", "filename_needed")
+    A missing entry cuts the bytes there: what is kept is certain.
+    """
+    chunks = size // CHUNK_BYTES
+    parts = []
+    for index in range(chunks):
+        values = pieces.get((chunk_kind, index))
+        if values is None:
+            return b"".join(parts), False
+        parts.append(_CHUNK.pack(*values[1:]))
+    for index in range(-(-(size - chunks * CHUNK_BYTES) // 8)):
+        values = pieces.get((word_kind, index))
+        if values is None:
+            return b"".join(parts), False
+        parts.append(_WORD.pack(values[1]))
+    return b"".join(parts)[:size], True
 
-    def __init__(self, fields: List[int]):
-        (self.timestamp, self.pid, self.ppid, self.pgid, self.sid,
-         self.argv_bytes, self.filename_bytes) = fields
+
+def _printed(chunks: Dict[int, bytes], size: int, limit: int) -> Tuple[bytes, bool]:
+    """The bytes of a long argv or filename from its printed chunks -> (bytes, complete)."""
+    parts = []
+    for index in range(-(-min(size, limit) // PRINTED_BYTES)):
+        if index not in chunks:
+            return b"".join(parts), False
+        parts.append(chunks[index])
+    return b"".join(parts), True
+
+
+class _ExecParts:
+    """An exec's header, its map entries and its printed chunks, until it can be told."""
+
+    __slots__ = ("timestamp", "pid", "values", "pieces", "argv", "name")
+
+    def __init__(self, timestamp: int, pid: int, values: Tuple[int, ...],
+                 pieces: Dict[Tuple[int, int], Tuple[int, ...]]):
+        self.timestamp, self.pid, self.values, self.pieces = timestamp, pid, values, pieces
         self.argv: Dict[int, bytes] = {}
-        self.filename: Dict[int, bytes] = {}
-        self.argv_needed = -(-min(self.argv_bytes, ARGV_LIMIT) // CHUNK_BYTES)
-        self.filename_needed = -(-min(self.filename_bytes, CHUNK_BYTES * FILENAME_CHUNKS) // CHUNK_BYTES)
+        self.name: Dict[int, bytes] = {}
 
     def complete(self) -> bool:
-        return len(self.argv) >= self.argv_needed and len(self.filename) >= self.filename_needed
+        argv_bytes, name_bytes = self.values[4], self.values[5]
+        return ((argv_bytes <= MAP_ARGV_BYTES or _printed(self.argv, argv_bytes, ARGV_LIMIT)[1])
+                and (name_bytes <= MAP_NAME_BYTES or _printed(self.name, name_bytes, FILENAME_LIMIT)[1]))
 
     def event(self) -> Exec:
-        """The Exec, marked truncated when argv was cut or chunks went missing."""
-        data = b"".join(self.argv.get(i, b"") for i in range(self.argv_needed))
-        missing = len(self.argv) < self.argv_needed
-        if missing:
-            # keep what is certain: the bytes before the first lost chunk
-            first_gap = min(set(range(self.argv_needed)) - set(self.argv))
-            data = b"".join(self.argv[i] for i in range(first_gap))
-        truncated = missing or self.argv_bytes > ARGV_LIMIT
-        name = b"".join(self.filename.get(i, b"") for i in range(self.filename_needed))
+        """The Exec, marked truncated when argv was cut or some of it went missing."""
+        _, ppid, pgid, sid, argv_bytes, name_bytes = self.values[:6]
+        if argv_bytes <= MAP_ARGV_BYTES:
+            data, complete = _mapped(self.pieces, ARGV_CHUNK, ARGV_WORD, argv_bytes)
+        else:
+            data, complete = _printed(self.argv, argv_bytes, ARGV_LIMIT)
+        if name_bytes <= MAP_NAME_BYTES:
+            name, name_complete = _mapped(self.pieces, NAME_CHUNK, NAME_WORD, name_bytes)
+        else:
+            name, name_complete = _printed(self.name, name_bytes, FILENAME_LIMIT)
         filename = None
-        if (len(self.filename) == self.filename_needed and self.filename_bytes <= len(name)
-                and self.filename_bytes > 0):
-            filename = name[: self.filename_bytes].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-        return Exec(self.timestamp, self.pid, self.ppid, self.pgid, _split_argv(data),
-                    filename=filename, sid=self.sid, cmdline_truncated=truncated)
+        if name_complete and 0 < name_bytes <= FILENAME_LIMIT:
+            filename = name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+        return Exec(self.timestamp, self.pid, ppid, pgid, _split_argv(data), filename=filename, sid=sid,
+                    cmdline_truncated=not complete or argv_bytes > ARGV_LIMIT)
+
+
+def _event(key: Tuple[int, int, int, int], values: Tuple[int, ...]) -> Item:
+    """A Fork, Exit, SetSID or SetPGID from its map entry."""
+    timestamp, pid, kind, _ = key
+    if kind == FORK:
+        return Fork(timestamp, values[1], pid, values[2])
+    if kind == EXIT:
+        exit_code, signal = decode_wait_status(values[4])
+        return Exit(timestamp, pid, values[1], values[2], sid=values[3], exit_code=exit_code, signal=signal)
+    if kind == SETSID:
+        return SetSID(timestamp, pid, values[1], values[2], values[3])
+    return SetPGID(timestamp, pid, values[1], values[2])
+
+
+class _Epochs:
+    """The entries, counts and printed chunks read so far, and what has been told."""
+
+    def __init__(self, strict: bool, source: str):
+        self.strict = strict
+        self.source = source
+        self.counts: Dict[Tuple[int, int], int] = {}
+        self.done: set = set()
+        self.dumping: Optional[int] = None       # the epoch between PT_DUMP and PT_DUMPED
+        self.dumped: Dict[Tuple[int, int, int, int], Tuple[int, ...]] = {}
+        # entries printed outside a dump (as bpftrace exits), by epoch
+        self.left: Dict[int, Dict[Tuple[int, int, int, int], Tuple[int, ...]]] = {}
+        self.last_epoch: Optional[int] = None    # from PT_END
+        self.last_timestamp = 0
+        # (pid, timestamp) -> printed chunks of execs not yet read, and execs waiting for chunks
+        self.printed: Dict[Tuple[int, int], Tuple[Dict[int, bytes], Dict[int, bytes]]] = {}
+        self.waiting: Dict[Tuple[int, int], _ExecParts] = {}
+
+    def entry(self, key: Tuple[int, int, int, int], values: Tuple[int, ...]) -> None:
+        epoch = values[0]
+        # A map is read entry by entry; one cleared meanwhile can show an
+        # entry twice, or a later epoch's entries, which come again in theirs.
+        if self.dumping is not None:
+            if epoch == self.dumping:
+                self.dumped[key] = values
+        elif epoch not in self.done:
+            self.left.setdefault(epoch, {})[key] = values
+
+    def chunk(self, kind: bytes, pid: int, timestamp: int, index: int, data: bytes) -> List[Item]:
+        """A printed chunk of a long argv or filename: an Exec when it was the last one missing."""
+        exec_ = self.waiting.get((pid, timestamp))
+        if exec_ is not None:
+            (exec_.argv if kind == b"A" else exec_.name)[index] = data
+            if exec_.complete():
+                del self.waiting[pid, timestamp]
+                return [exec_.event()]
+            return []
+        argv, name = self.printed.setdefault((pid, timestamp), ({}, {}))
+        (argv if kind == b"A" else name)[index] = data
+        return []
+
+    def begin_dump(self, epoch: int) -> None:
+        if self.dumping is not None:
+            raise ValueError(f"PT_DUMP {epoch} inside the dump of epoch {self.dumping}")
+        self.dumping = epoch
+        self.dumped = {}
+
+    def end_dump(self, epoch: int, lineno: int) -> List[Item]:
+        if self.dumping != epoch:
+            raise ValueError(f"PT_DUMPED {epoch} without its PT_DUMP")
+        self.dumping = None
+        entries, self.dumped = self.dumped, {}
+        return self.resolve(epoch, entries, lineno)
+
+    def finish(self, lineno: int) -> List[Item]:
+        """The epochs bpftrace printed as it exited, those never printed, and the execs still waiting."""
+        out: List[Item] = []
+        epochs = set(self.left)
+        if self.last_epoch is not None:
+            epochs.update(range(self.last_epoch + 1))
+        epochs.update(epoch for epoch, what in self.counts if what != _BEGAN)
+        for epoch in sorted(epochs - self.done):
+            out.extend(self.resolve(epoch, self.left.pop(epoch, {}), lineno))
+        # their last chunks never came: what came is kept, marked truncated
+        out.extend(exec_.event() for exec_ in sorted(self.waiting.values(), key=lambda e: e.timestamp))
+        self.waiting.clear()
+        return out
+
+    def resolve(self, epoch: int, entries: Dict[Tuple[int, int, int, int], Tuple[int, ...]],
+                lineno: int) -> List[Item]:
+        """One epoch's entries -> its events in time order, plus a Lost event for what is missing."""
+        self.done.add(epoch)
+        pieces: Dict[Tuple[int, int], Dict[Tuple[int, int], Tuple[int, ...]]] = {}
+        heads = []
+        for key, values in entries.items():
+            if key[2] in _EVENT_KINDS:
+                heads.append((key, values))
+            else:
+                pieces.setdefault(key[:2], {})[key[2:]] = values
+        heads.sort()
+        out: List[Item] = []
+        for key, values in heads:
+            if key[2] != EXEC:
+                out.append(_event(key, values))
+                continue
+            exec_ = _ExecParts(key[0], key[1], values, pieces.get(key[:2], {}))
+            printed = self.printed.pop((key[1], key[0]), None)
+            if printed is not None:
+                exec_.argv, exec_.name = printed
+            if exec_.complete():
+                out.append(exec_.event())
+            else:
+                self.waiting[key[1], key[0]] = exec_
+        if heads:
+            self.last_timestamp = max(self.last_timestamp, heads[-1][0][0])
+        expected = self.counts.get((epoch, _EVENTS))
+        if expected is None and (epoch, _BEGAN) not in self.counts:
+            reason = (f"the count of epoch {epoch} was not read in time: "
+                      "events of that 100 ms may be missing")
+            if self.strict:
+                raise ParseError(self.source, lineno, reason)
+            out.append(Garbled(lineno, f"epoch {epoch}", reason))
+        elif expected is not None and expected > len(heads):
+            out.append(Lost(self.last_timestamp, expected - len(heads)))
+        return out
 
 
 def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True,
                   source: str = "bpftrace") -> Iterator[List[Item]]:
-    """Batches of raw lines -> batches of events and markers (one out per one in).
+    """Batches of raw lines -> batches of events and markers (one out per one in, plus the rest).
 
     With strict=True an unreadable line of ours raises ParseError; with
     strict=False it becomes a Garbled item, so a live recording goes on.
-    At the end, execs still waiting for chunks are yielded marked truncated.
+    The epochs printed as bpftrace exits, and the End marker, come last.
     """
-    pending: Dict[int, _PendingExec] = {}
-    last_timestamp = 0
+    epochs = _Epochs(strict, source)
+    end: Optional[End] = None
     lineno = 0
     for lines in batches:
         out: List[Item] = []
@@ -154,20 +343,22 @@ def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True,
             if not line.strip():
                 continue
             try:
-                items = _parse_line(line, pending, last_timestamp)
+                item = _parse_line(line, epochs, lineno, out)
             except (ValueError, binascii.Error) as err:
                 if strict:
                     raise ParseError(source, lineno, str(err)) from None
                 out.append(Garbled(lineno, line.decode("utf-8", "backslashreplace"), str(err)))
                 continue
-            for item in items:
-                if not isinstance(item, (End, Message)):
-                    last_timestamp = max(last_timestamp, item.timestamp)
+            if isinstance(item, End):
+                end = item
+            elif item is not None:
                 out.append(item)
         yield out
-    leftovers = sorted(pending.values(), key=lambda p: p.timestamp)
-    if leftovers:
-        yield [p.event() for p in leftovers]
+    rest: List[Item] = epochs.finish(lineno)
+    if end is not None:
+        rest.append(end)
+    if rest:
+        yield rest
 
 
 def parse_lines(lines: Iterable[bytes], *, strict: bool = True) -> Iterator[Item]:
@@ -176,73 +367,58 @@ def parse_lines(lines: Iterable[bytes], *, strict: bool = True) -> Iterator[Item
         yield from batch
 
 
-def _numbers(line: bytes, count: int) -> List[int]:
-    parts = line.split(b" ")
-    if len(parts) != count + 1:
-        raise ValueError(f"expected {count} numbers after {parts[0].decode('ascii', 'replace')!r}")
-    try:
-        values = [int(part) for part in parts[1:]]
-    except ValueError:
-        raise ValueError("a field is not a number") from None
-    if any(value < 0 for value in values):
-        raise ValueError("a field is negative")
-    return values
-
-
-def _parse_line(line: bytes, pending: Dict[int, _PendingExec], last_timestamp: int) -> List[Item]:
-    """One line -> its items: none when it only fed a pending exec."""
-    kind = line[:1]
-    if kind in (b"A", b"N") and line[1:2] == b" ":
-        match = _CHUNK.fullmatch(line)
+def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> Optional[Item]:
+    """One line -> the item it is, or None when it only fed the epochs (whose events go to `out`)."""
+    if line.startswith(b"@m"):
+        match = _ENTRY.fullmatch(line)
+        if not match or int(match.group(1)) >= SLOTS:
+            raise ValueError("malformed map entry")
+        key = (int(match.group(2)), int(match.group(3)), int(match.group(4)), int(match.group(5)))
+        values = tuple(map(int, match.group(6).split(b", ")))
+        if key == _FREE_MARK:
+            return None  # the script's mark of a map being printed and cleared
+        if not FORK <= key[2] <= SETPGID or values[0] < 0:
+            raise ValueError("a map entry of no known kind")
+        if key[2] in _EVENT_KINDS and min(values[1:6]) < 0:
+            raise ValueError("a field is negative")
+        epochs.entry(key, values)
+        return None
+    if line[:2] in (b"A ", b"N "):
+        match = _PRINTED.fullmatch(line)
         if not match:
             raise ValueError("malformed chunk line")
-        pid, index = int(match.group(1)), int(match.group(2))
-        data = binascii.a2b_hex(match.group(3).replace(b"\\x", b""))
-        exec_ = pending.get(pid)
-        if exec_ is None:
-            return []  # its header was lost (a Lost event says so)
-        if kind == b"A":
-            exec_.argv[index] = data
-        else:
-            exec_.filename[index] = data
-        if exec_.complete():
-            del pending[pid]
-            return [exec_.event()]
-        return []
-    if kind in _FIELDS and line[1:2] == b" ":
-        fields = _numbers(line, _FIELDS[kind])
-        if kind == b"F":
-            return [Fork(*fields)]
-        if kind == b"E":
-            # a previous exec of this pid that never completed is given up on
-            previous = pending.pop(fields[1], None)
-            items: List[Item] = [previous.event()] if previous is not None else []
-            exec_ = _PendingExec(fields)
-            if exec_.complete():
-                items.append(exec_.event())
-            else:
-                pending[exec_.pid] = exec_
-            return items
-        if kind == b"X":
-            timestamp, pid, ppid, pgid, sid, code = fields
-            exit_code, signal = decode_wait_status(code)
-            return [Exit(timestamp, pid, ppid, pgid, sid=sid, exit_code=exit_code, signal=signal)]
-        if kind == b"S":
-            timestamp, pid, ppid, pgid, sid = fields
-            return [SetSID(timestamp, pid, ppid, pgid, sid)]
-        return [SetPGID(*fields)]
+        data = binascii.a2b_hex(match.group(5).replace(b"\\x", b""))
+        out.extend(epochs.chunk(match.group(1), int(match.group(2)), int(match.group(3)),
+                                int(match.group(4)), data))
+        return None
+    if line.startswith(b"@n["):
+        match = _COUNT.fullmatch(line)
+        if not match:
+            raise ValueError("malformed count")
+        epochs.counts[int(match.group(1)), int(match.group(2))] = int(match.group(3))
+        return None
+    if line.startswith(b"PT_DUMP"):
+        match = _DUMP.fullmatch(line)
+        if not match:
+            raise ValueError("malformed PT_DUMP line")
+        if match.group(1) is not None:
+            epochs.begin_dump(int(match.group(1)))
+            return None
+        out.extend(epochs.end_dump(int(match.group(2)), lineno))
+        return Tick(int(match.group(3)), len(epochs.waiting))
     if line.startswith(b"PT_BEGIN"):
         match = _BEGIN.fullmatch(line)
         if not match:
             raise ValueError("malformed PT_BEGIN line")
-        return [Begin(int(match.group(1)), int(match.group(2)))]
+        return Begin(int(match.group(1)), int(match.group(2)))
     if line.startswith(b"PT_END"):
         match = _END.fullmatch(line)
         if not match:
             raise ValueError("malformed PT_END line")
-        return [End(int(match.group(1)))]
+        epochs.last_epoch = int(match.group(2))
+        return End(int(match.group(1)))
     match = _LOST.fullmatch(line.strip())
     if match:
         # bpftrace does not say when; the newest time seen keeps the order sane
-        return [Lost(last_timestamp, int(match.group(1)))]
-    return [Message(line.decode("utf-8", "backslashreplace"))]
+        return Lost(epochs.last_timestamp, int(match.group(1)))
+    return Message(line.decode("utf-8", "backslashreplace"))

@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Optional, TextIO, Tuple
 
 from proctrace.events import Exec, Exit, Fork, Lost, ProctraceError, to_json
 from proctrace.record import launch
-from proctrace.record.parse import Begin, End, Garbled, Message, parse_batches
+from proctrace.record.parse import Begin, End, Garbled, Message, Tick, parse_batches
 
 __all__ = ["run_record"]
 
@@ -29,11 +29,16 @@ __all__ = ["run_record"]
 WINDOW_NS = 1_000_000_000
 # How long bpftrace may take to compile, verify and attach the script.
 BEGIN_TIMEOUT_S = 120.0
-# bpftrace drops what is still in its buffers when it is stopped, and it can
-# lag seconds behind a busy tree: it is stopped only once its output has been
-# quiet this long after the root's Exit line was read...
-QUIET_S = 0.25
-# ...or, when that line never comes (lost: a Lost line said so), this long.
+# proctrace.bt keeps events in maps that bpftrace prints as it exits, but it
+# prints a long argv as it comes, and bpftrace drops what it has not read yet
+# when it is stopped: it is stopped once it has read what the kernel gave it
+# until CATCH_UP_NS after the root ended (the dump markers say when they were
+# asked for; by then the epoch of the end was printed too, and with it the
+# orphans --follow-orphans waits for), and no exec waits for the chunks of
+# its argv, or GIVE_UP_NS after the end, even if one still does (they were
+# lost).  A bpftrace that prints nothing for EXIT_GRACE_S is stopped anyway.
+CATCH_UP_NS = 300_000_000
+GIVE_UP_NS = 1_000_000_000
 EXIT_GRACE_S = 2.0
 # How long bpftrace may take to drain and exit once asked to.
 DRAIN_TIMEOUT_S = 15.0
@@ -52,6 +57,8 @@ class _Tree:
         self.alive = alive          # pid -> argv, for processes not seen exiting
         self.root_exit: Optional[Exit] = None
         self.ended = False          # the END marker was read
+        self.read_up_to = 0         # bpftrace has read what the kernel gave it until then
+        self.waiting = 0            # execs waiting for printed chunks
         self.lost = 0
 
 
@@ -221,6 +228,9 @@ def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator
             if isinstance(item, End):
                 tree.ended = True
                 continue
+            if isinstance(item, Tick):
+                tree.read_up_to, tree.waiting = item.timestamp, item.waiting
+                continue
             if isinstance(item, Message):
                 if not item.text.startswith("Attaching ") and not debug:
                     say(f"bpftrace: {item.text}")
@@ -264,6 +274,8 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
     partial[tracer.stdout.fileno()] = lines[-1]
     _stderr_lines(early_err.split(b"\n"), debug, say)
     last_output = time.monotonic()
+    ended_at: Optional[float] = None
+    ended_ns = 0
     stop_deadline: Optional[float] = None
     while partial:
         ready, _, _ = select.select(list(partial), [], [], POLL_S)
@@ -285,7 +297,8 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
             else:
                 if debug:
                     for line in chunk:
-                        say(f"bpftrace: {line.decode('utf-8', 'backslashreplace')}")
+                        if line.strip():
+                            say(f"bpftrace: {line.decode('utf-8', 'backslashreplace')}")
                 out.extend(chunk)
         if out:
             last_output = time.monotonic()
@@ -307,7 +320,7 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
                     except ProcessLookupError:
                         pass
             elif held is None:
-                control["interrupted_by"] = info.si_signo  # stop, once bpftrace caught up
+                control["interrupted_by"] = info.si_signo  # stop
         now = time.monotonic()
         if tracer.interrupted:
             if stop_deadline is None:
@@ -317,16 +330,18 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
                 tracer.kill()
                 break
             continue
-        # The root is done once it has ended and bpftrace has caught up:
-        # its Exit line was read (or given up on) and the output went quiet.
+        # The root is done once it has ended (its Exit is in bpftrace's maps)
         if held is not None:
             ended = held.poll() is not None
         else:
             ended = tree.root_exit is not None or not launch.pid_alive(tree.root)
-        caught_up = tree.root_exit is not None or control["interrupted_by"] is not None
         if not (ended or control["interrupted_by"] is not None):
             continue
-        if now - last_output < (QUIET_S if caught_up else EXIT_GRACE_S):
+        if ended_at is None:
+            ended_at, ended_ns = now, time.monotonic_ns()
+        read = tree.read_up_to - ended_ns
+        caught_up = read >= CATCH_UP_NS and (not tree.waiting or read >= GIVE_UP_NS)
+        if not caught_up and now - last_output < EXIT_GRACE_S:
             continue
         if (follow_orphans and control["interrupted_by"] is None
                 and any(launch.pid_alive(p) for p in tree.alive if p != tree.root)):
