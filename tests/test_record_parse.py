@@ -179,14 +179,10 @@ def _words(data: bytes):
 
 
 def region_entries(epoch, ts, pid, data, chunk_kind):
-    """The chunk and word entries proctrace.bt writes for a short argv or filename."""
-    chunks = len(data) // CHUNK_BYTES
-    out = [entry(epoch, ts, pid, chunk_kind, i, _words(data[i * CHUNK_BYTES:(i + 1) * CHUNK_BYTES]))
-           for i in range(chunks)]
-    rest = data[chunks * CHUNK_BYTES:]
-    for j in range(0, len(rest), 8):
-        out.append(entry(epoch, ts, pid, chunk_kind + 1, j // 8, _words(rest[j:j + 8].ljust(8, b"\0"))))
-    return out
+    """The chunk entries proctrace.bt writes for a short argv or filename (the last zero-filled)."""
+    return [entry(epoch, ts, pid, chunk_kind, i // CHUNK_BYTES,
+                  _words(data[i:i + CHUNK_BYTES].ljust(CHUNK_BYTES, b"\0")))
+            for i in range(0, len(data), CHUNK_BYTES)]
 
 
 def _hex(data: bytes) -> bytes:
@@ -267,7 +263,7 @@ def test_argv_beyond_the_limit_is_marked_truncated():
 
 def test_exec_missing_entries_is_cut_at_the_gap_and_marked_truncated():
     entries, _ = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 70, b"b" * 30], b"/bin/x")
-    del entries[2]  # the argv word after the first chunk never arrived
+    del entries[2]  # the second argv chunk never arrived
     (event,) = _parsed(dump(0, entries))
     assert event.cmdline == ("a" * 64,) and event.cmdline_truncated
     assert event.filename == "/bin/x"

@@ -57,7 +57,8 @@ ARGV_LIMIT = PRINTED_BYTES * ARGV_CHUNKS
 FILENAME_LIMIT = PRINTED_BYTES * FILENAME_CHUNKS
 
 # The kinds of map entry (the third number of an @m key).
-FORK, EXEC, ARGV_CHUNK, ARGV_WORD, NAME_CHUNK, NAME_WORD, EXIT, SETSID, SETPGID = range(1, 10)
+# (4 and 6 are no longer written)
+FORK, EXEC, ARGV_CHUNK, _, NAME_CHUNK, _, EXIT, SETSID, SETPGID = range(1, 10)
 _EVENT_KINDS = (FORK, EXEC, EXIT, SETSID, SETPGID)
 # The per-epoch counts (the second number of an @n key).
 _EVENTS, _ENTRIES, _BEGAN = 0, 1, 2
@@ -120,7 +121,6 @@ _PRINTED = re.compile(rb"([AN]) (\d+) (\d+) (\d+) ((?:\\x[0-9a-f]{2})*)")
 _LOST = re.compile(rb"Lost (\d+) events")
 _FREE_MARK = (0, 0, 0, 0)
 _CHUNK = struct.Struct(f"={CHUNK_WORDS}q")
-_WORD = struct.Struct("=q")
 
 
 def decode_wait_status(code: int) -> Tuple[Optional[int], Optional[int]]:
@@ -139,24 +139,17 @@ def _split_argv(data: bytes) -> Tuple[str, ...]:
     return tuple(part.decode("utf-8", "surrogateescape") for part in parts)
 
 
-def _mapped(pieces: Dict[Tuple[int, int], Tuple[int, ...]], chunk_kind: int, word_kind: int,
-            size: int) -> Tuple[bytes, bool]:
-    """The bytes of a short argv or filename from its chunk and word entries -> (bytes, complete).
+def _mapped(pieces: Dict[Tuple[int, int], Tuple[int, ...]], kind: int, size: int) -> Tuple[bytes, bool]:
+    """The bytes of a short argv or filename from its chunk entries -> (bytes, complete).
 
     A missing entry cuts the bytes there: what is kept is certain.
     """
-    chunks = size // CHUNK_BYTES
     parts = []
-    for index in range(chunks):
-        values = pieces.get((chunk_kind, index))
+    for index in range(-(-size // CHUNK_BYTES)):
+        values = pieces.get((kind, index))
         if values is None:
             return b"".join(parts), False
         parts.append(_CHUNK.pack(*values[1:]))
-    for index in range(-(-(size - chunks * CHUNK_BYTES) // 8)):
-        values = pieces.get((word_kind, index))
-        if values is None:
-            return b"".join(parts), False
-        parts.append(_WORD.pack(values[1]))
     return b"".join(parts)[:size], True
 
 
@@ -190,11 +183,11 @@ class _ExecParts:
         """The Exec, marked truncated when argv was cut or some of it went missing."""
         _, ppid, pgid, sid, argv_bytes, name_bytes = self.values[:6]
         if argv_bytes <= MAP_ARGV_BYTES:
-            data, complete = _mapped(self.pieces, ARGV_CHUNK, ARGV_WORD, argv_bytes)
+            data, complete = _mapped(self.pieces, ARGV_CHUNK, argv_bytes)
         else:
             data, complete = _printed(self.argv, argv_bytes, ARGV_LIMIT)
         if name_bytes <= MAP_NAME_BYTES:
-            name, name_complete = _mapped(self.pieces, NAME_CHUNK, NAME_WORD, name_bytes)
+            name, name_complete = _mapped(self.pieces, NAME_CHUNK, name_bytes)
         else:
             name, name_complete = _printed(self.name, name_bytes, FILENAME_LIMIT)
         filename = None
