@@ -36,14 +36,14 @@ TRACEPOINTS = ("task/task_newtask", "sched/sched_process_exec", "sched/sched_pro
                "syscalls/sys_exit_setsid", "syscalls/sys_enter_setpgid", "syscalls/sys_exit_setpgid")
 
 # bpftrace 0.17 silently caps buf() at BPFTRACE_STRLEN (64 unless set): the
-# script prints a long argv in 160-byte chunks.  Its maps hold
-# 16384 entries each: an epoch's (100 ms) events and short argvs in one, as
-# many live processes in the tracking map.  They are preallocated kernel
-# memory: about 20 MiB in all (2.7 MiB per event map).
+# script prints a long argv in 160-byte chunks.  Its maps hold 16384 entries
+# each: an epoch's (100 ms) events and short argvs in one, as many live
+# processes in the tracking map.  They are preallocated kernel memory: about
+# 20 MiB in all (2.7 MiB per event map).
 TRACER_ENV = {"BPFTRACE_STRLEN": "160", "BPFTRACE_MAP_KEYS_MAX": "16384"}
 # Per-CPU perf buffers absorb bursts of long argvs that bpftrace's formatting
-# cannot keep up with (500 execs with 8 KB of argv in 0.7 s lose events with 1 MiB per CPU,
-# none with 4 MiB).  They are locked memory, so big machines get less per CPU.
+# cannot keep up with (500 execs with 8 KB of argv in 0.7 s lose events with
+# 1 MiB per CPU, none with 4 MiB).  They are locked memory, so big machines get less per CPU.
 PERF_BUFFER_BUDGET = 64 << 20
 PERF_PAGES_MIN, PERF_PAGES_MAX = 64, 1024
 

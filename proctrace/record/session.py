@@ -274,8 +274,7 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
     partial[tracer.stdout.fileno()] = lines[-1]
     _stderr_lines(early_err.split(b"\n"), debug, say)
     last_output = time.monotonic()
-    ended_at: Optional[float] = None
-    ended_ns = 0
+    ended_ns: Optional[int] = None
     stop_deadline: Optional[float] = None
     while partial:
         ready, _, _ = select.select(list(partial), [], [], POLL_S)
@@ -320,7 +319,7 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
                     except ProcessLookupError:
                         pass
             elif held is None:
-                control["interrupted_by"] = info.si_signo  # stop
+                control["interrupted_by"] = info.si_signo  # stop, once bpftrace caught up
         now = time.monotonic()
         if tracer.interrupted:
             if stop_deadline is None:
@@ -337,8 +336,8 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
             ended = tree.root_exit is not None or not launch.pid_alive(tree.root)
         if not (ended or control["interrupted_by"] is not None):
             continue
-        if ended_at is None:
-            ended_at, ended_ns = now, time.monotonic_ns()
+        if ended_ns is None:
+            ended_ns = time.monotonic_ns()
         read = tree.read_up_to - ended_ns
         caught_up = read >= CATCH_UP_NS and (not tree.waiting or read >= GIVE_UP_NS)
         if not caught_up and now - last_output < EXIT_GRACE_S:
