@@ -74,15 +74,13 @@ def entry(epoch, ts, pid, kind, index=0, values=()):
                                              ", ".join(str(n) for n in (epoch,) + numbers).encode())
 
 
-def dump(epoch, entries, events=None, pieces=0):
+def dump(epoch, entries, events=None):
     """The lines of one epoch's dump, with the counts the script would have kept."""
     heads = [line for line in entries if int(line.split(b", ")[2]) in (1, 2, 7, 8, 9)]
     count = len(heads) if events is None else events
     counts = [b"@n[%d, 2]: 1" % epoch]
     if count:
         counts.append(b"@n[%d, 0]: %d" % (epoch, count))
-    if pieces:
-        counts.append(b"@n[%d, 1]: %d" % (epoch, pieces))
     return [b"PT_DUMP %d" % epoch, *entries, *counts, b"PT_DUMPED %d %d" % (epoch, 1000 + epoch)]
 
 

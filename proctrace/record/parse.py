@@ -60,8 +60,8 @@ FILENAME_LIMIT = PRINTED_BYTES * FILENAME_CHUNKS
 # (4 and 6 are no longer written)
 FORK, EXEC, ARGV_CHUNK, _, NAME_CHUNK, _, EXIT, SETSID, SETPGID = range(1, 10)
 _EVENT_KINDS = (FORK, EXEC, EXIT, SETSID, SETPGID)
-# The per-epoch counts (the second number of an @n key).
-_EVENTS, _ENTRIES, _BEGAN = 0, 1, 2
+# The per-epoch counts (the second number of an @n key): events written, epoch begun.
+_EVENTS, _BEGAN = 0, 2
 
 
 @dataclass(frozen=True)
