@@ -15,7 +15,7 @@ and the events of an epoch come out when its PT_DUMPED line is read, or, for
 the last epochs, which bpftrace prints as it exits, at the end.  Each epoch is
 checked against the counts the script kept: events that never reached user
 space (an epoch that filled its map) become a Lost event; an exec whose argv
-words went missing is kept, cut at the gap and marked truncated.
+chunks went missing is kept, cut at the gap and marked truncated.
 
 A long argv (or filename) is not in the maps but printed as it happens, in
 hex chunks tagged with the pid and the timestamp of its exec:
