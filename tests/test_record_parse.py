@@ -308,7 +308,7 @@ def test_script_and_parser_agree_on_the_layout():
     assert f"{ARGV_LIMIT} bytes" in script
 
 
-def test_the_mark_of_a_map_being_freed_is_not_an_event():
-    mark = b"@m1[0, 0, 0, 0]: (-1, 0, 0, 0, 0, 0, 0, 0, 0)"
-    lines = dump(0, []) + dump(1, [mark, entry(1, 100, 4, 1, values=(1, 1))]) + [b"PT_END 5 1", mark]
+def test_the_flag_of_a_map_being_freed_is_not_an_event():
+    mark = b"@f1[0]: 1"
+    lines = dump(0, []) + [mark] + dump(1, [entry(1, 100, 4, 1, values=(1, 1))]) + [b"PT_END 5 1", mark]
     assert _parsed(lines) == [Fork(100, 1, 4, 1), End(5)]

@@ -119,7 +119,6 @@ _COUNT = re.compile(rb"@n\[(-?\d+), (\d+)\]: (\d+)")
 _PRINTED = re.compile(rb"([AN]) (\d+) (\d+) (\d+) ((?:\\x[0-9a-f]{2})*)")
 # Lost 12 events   (bpftrace's own message when a per-CPU buffer overflowed)
 _LOST = re.compile(rb"Lost (\d+) events")
-_FREE_MARK = (0, 0, 0, 0)
 _CHUNK = struct.Struct(f"={CHUNK_WORDS}q")
 
 
@@ -368,8 +367,6 @@ def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> O
             raise ValueError("malformed map entry")
         key = (int(match.group(2)), int(match.group(3)), int(match.group(4)), int(match.group(5)))
         values = tuple(map(int, match.group(6).split(b", ")))
-        if key == _FREE_MARK:
-            return None  # the script's mark of a map being printed and cleared
         if not FORK <= key[2] <= SETPGID or values[0] < 0:
             raise ValueError("a map entry of no known kind")
         if key[2] in _EVENT_KINDS and min(values[1:6]) < 0:
@@ -384,6 +381,8 @@ def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> O
         out.extend(epochs.chunk(match.group(1), int(match.group(2)), int(match.group(3)),
                                 int(match.group(4)), data))
         return None
+    if line.startswith(b"@f"):
+        return None  # a map's busy flag (proctrace.bt's tick), printed if bpftrace stops mid-dump
     if line.startswith(b"@n["):
         match = _COUNT.fullmatch(line)
         if not match:
