@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.errors import ParseError, ProctraceError, TracerError
 from proctrace.reader import lines_of
-from proctrace.sort import as_run, sorted_chunk, sorting_order
+from proctrace.sort import as_run, sorted_lines, sorting_order
 
 __all__ = [
     "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
@@ -278,22 +278,30 @@ def read_records(chunks: Iterable[bytes], *, source: str, warn: Callable[[str], 
     return read_prepared_records(pairs, source=source, warn=warn, on_lost=on_lost)
 
 
-def sorted_canonical_chunk(body: bytes) -> Optional[Tuple[bytes, array]]:
-    """The chunk sorted, as sort.sorted_chunk gives it, when every line is in
-    canonical form; else None (it is then read line by line).
+def sorted_canonical_chunk(body: bytes) -> Optional[Tuple[bytes, array, bool]]:
+    """The chunk sorted, as sort.sorted_chunk gives it, and whether it holds
+    a Lost line, when every line is in canonical form; else None (it is then
+    read line by line).
 
-    A pure function of the chunk, so another process can compute it (see parallel.py).
+    A pure function of the chunk, so another process can compute it (see
+    parallel.py).  Each pass over a chunk costs about as much as the others
+    (memory, not work, bounds them), so it makes as few as it can: one
+    translate to choose the pattern, the regex, one split.
     """
     if not (body.isascii() or _is_utf8(body)):
         return None
-    if b"\\" in body or len(body.translate(None, _CONTROL)) != len(body):
-        lines = _CANONICAL.findall(body)
+    if len(body.translate(None, _CONTROL_OR_ESCAPE)) != len(body):
+        found = _CANONICAL.findall(body)
     else:  # no escapes, no control characters: a string is any run of non-quotes
-        lines = _CANONICAL_PLAIN.findall(body)
-    end = len(body) - 1 if body.endswith(b"\n") else len(body)
-    if len(lines) != body.count(b"\n", 0, end) + 1:
+        found = _CANONICAL_PLAIN.findall(body)
+    lines = lines_of(body)
+    if len(found) != len(lines):
         return None
-    return sorted_chunk(body, end, list(map(int, map(_timestamp, lines))))  # None beyond 64 bits
+    ordered = sorted_lines(lines, list(map(int, map(_timestamp, found))))
+    if ordered is None:
+        return None  # beyond 64 bits
+    text, keys = ordered
+    return text, keys, any(map(_LOST_TIMESTAMP, found))
 
 
 def canonical_fields(body: bytes) -> Optional[List[Tuple[bytes, ...]]]:
@@ -355,21 +363,23 @@ def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: s
     only writes lines out; without, as its keys and lines.  With `unpack`,
     the pairs hold what a renderer's own prepare step made of a canonical
     chunk (None when it declined it), and unpack(chunk, that) gives its keys
-    and items in key order.
+    and items in key order; that step declines a chunk with a Lost line, so
+    that every Lost is seen here.
     """
     warned: set = set()
     lineno = 1
     for body, ordered in prepared:
         if ordered is not None and unpack is not None:
-            keys, items = unpack(body, ordered)
+            keys, items = unpack(body, ordered)  # a Lost line is declined, and comes below
             lineno += len(keys)
-            _report_lost(body, on_lost)
             yield keys, items
             continue
         if ordered is not None:
-            lineno += len(ordered[1])
-            _report_lost(body, on_lost)
-            yield as_run(ordered) if runs else (ordered[1].tolist(), ordered[0].split(b"\n"))
+            text, keys, lost = ordered
+            lineno += len(keys)
+            if lost:
+                _report_lost(body, on_lost)
+            yield as_run((text, keys)) if runs else (keys.tolist(), text.split(b"\n"))
             continue
         lines = lines_of(body)
         first, lineno = lineno, lineno + len(lines)
@@ -581,4 +591,6 @@ _FIELD_TIMESTAMP = itemgetter(TIMESTAMP)
 _CANONICAL_PLAIN = re.compile(_canonical_pattern(rb'"[^"]*"'), re.M)
 _FIELDS_PLAIN = _fields_pattern(rb'"[^"]*"')
 _CONTROL = bytes(range(0, 10)) + bytes(range(11, 32))
+_CONTROL_OR_ESCAPE = _CONTROL + b"\\"
+_LOST_TIMESTAMP = itemgetter(5)  # of a _CANONICAL match's groups: a Lost's, empty for other kinds
 _timestamp = b"".join  # of a match's groups: one is the timestamp, the others empty

@@ -33,7 +33,7 @@ TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "keyed_prepared_batches", "chunk_keys", "sorted_chunk", "as_run", "timestamp_of_line", "parse_duration", "format_duration"]
+__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "keyed_prepared_batches", "chunk_keys", "sorted_chunk", "sorted_lines", "as_run", "timestamp_of_line", "parse_duration", "format_duration"]
 
 
 class SortStats:
@@ -308,8 +308,12 @@ def sorted_chunk(body: bytes, end: int, keys: List[int]) -> Optional[Tuple[bytes
     Sorting and joining a chunk is most of the sorter's work: done where the
     chunk is read, a helper process can take it on (see parallel.py).
     """
+    return sorted_lines(lines_of(body), keys)
+
+
+def sorted_lines(lines: List[bytes], keys: List[int]) -> Optional[Tuple[bytes, array]]:
+    """sorted_chunk for a chunk already split into its lines."""
     order = sorting_order(keys)
-    lines = lines_of(body)
     if order is not None:
         pick = itemgetter(*order)
         keys, lines = pick(keys), pick(lines)

@@ -115,9 +115,11 @@ def test_canonical_fields_check_lines_as_the_canonical_pattern_does(pairs):
         lines.append(line)
     body = b"\n".join(lines) + b"\n"
     found = canonical_fields(body)
-    assert (found is None) == (sorted_canonical_chunk(body) is None)
+    ordered = sorted_canonical_chunk(body)
+    assert (found is None) == (ordered is None)
     if found is None:
         return
+    assert ordered[2] == any(line.startswith(b'{"Lost"') for line in lines)  # whether it holds a Lost
     for fields, line in zip(found, lines):
         event = from_json(line)
         kind = type(event).__name__
