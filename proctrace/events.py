@@ -29,7 +29,7 @@ from proctrace.sort import as_run, sorted_lines, sorting_order
 __all__ = [
     "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
     "ProctraceError", "ParseError", "TracerError",
-    "to_json", "from_json", "read_records", "read_prepared_records", "sorted_canonical_chunk", "canonical_fields", "canonical_columns",
+    "to_json", "from_json", "read_records", "read_prepared_records", "sorted_canonical_chunk", "canonical_order", "canonical_fields", "canonical_columns",
     "CODE", "TIMESTAMP", "FORK_PARENT", "PID", "PPID", "ARGV", "TAIL", "as_event", "as_line", "fields_of", "leading_json", "merge_legacy",
     "UnknownKind",
 ]
@@ -288,6 +288,41 @@ def sorted_canonical_chunk(body: bytes) -> Optional[Tuple[bytes, array, bool]]:
     (memory, not work, bounds them), so it makes as few as it can: one
     translate to choose the pattern, the regex, one split.
     """
+    checked = _checked(body)
+    if checked is None:
+        return None
+    found, lines = checked
+    ordered = sorted_lines(lines, list(map(int, map(_timestamp, found))))
+    if ordered is None:
+        return None  # beyond 64 bits
+    text, keys = ordered
+    return text, keys, any(map(_LOST_TIMESTAMP, found))
+
+
+def canonical_order(body: bytes) -> Optional[Tuple[array, Optional[array]]]:
+    """The timestamps of the chunk's lines in order, and the order of its
+    lines that sorts them (None when they are in order), when every line is
+    in canonical form and none is a Lost; else None.
+
+    For a consumer that holds the chunk itself (see parallel.py): only the
+    order crosses the pipe, not the chunk again.  A pure function of the chunk.
+    """
+    checked = _checked(body)
+    if checked is None or any(map(_LOST_TIMESTAMP, checked[0])):
+        return None
+    keys = list(map(int, map(_timestamp, checked[0])))
+    order = sorting_order(keys)
+    if order is not None:
+        keys = itemgetter(*order)(keys)  # at least two: a single key is in order
+    try:
+        return array("Q", keys), order
+    except OverflowError:
+        return None  # beyond 64 bits
+
+
+def _checked(body: bytes) -> Optional[Tuple[list, List[bytes]]]:
+    """The canonical pattern's groups for each line (see _timestamp), and the
+    lines, when every line of the chunk is in canonical form; else None."""
     if not (body.isascii() or _is_utf8(body)):
         return None
     if len(body.translate(None, _CONTROL_OR_ESCAPE)) != len(body):
@@ -297,11 +332,7 @@ def sorted_canonical_chunk(body: bytes) -> Optional[Tuple[bytes, array, bool]]:
     lines = lines_of(body)
     if len(found) != len(lines):
         return None
-    ordered = sorted_lines(lines, list(map(int, map(_timestamp, found))))
-    if ordered is None:
-        return None  # beyond 64 bits
-    text, keys = ordered
-    return text, keys, any(map(_LOST_TIMESTAMP, found))
+    return found, lines
 
 
 def canonical_fields(body: bytes) -> Optional[List[Tuple[bytes, ...]]]:

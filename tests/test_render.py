@@ -123,3 +123,18 @@ def test_pids_beyond_64_bits_are_rendered_too(fmt, tmp_path, capsys):
     assert main(["render", "-f", fmt, "-i", str(path)]) == 0
     renderer = mermaid if fmt == "mermaid" else by_process  # mermaid's prepare_chunk declines them
     assert capsys.readouterr().out == b"".join(renderer.render([events], warn=list)).decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories(), st.integers(1, 8))
+def test_groups_of_prepared_chunks_are_the_groups_of_the_events(events, chunk_lines):
+    batches = _prepared_batches(events, chunk_lines, by_process.prepare_chunk, by_process.unpack_chunk)
+    assert b"".join(by_process.render(batches, warn=list)) == b"".join(by_process.render([events], warn=list))
+
+
+@given(st.permutations(range(6)))
+def test_a_chunk_is_put_in_order_where_it_is_read(order):
+    events = [Fork(10 + i, 1, 2 + i, 1) for i in range(6)]
+    body = b"".join(to_json(events[i]).encode() + b"\n" for i in order)
+    keys, lines = by_process.unpack_chunk(body, by_process.prepare_chunk(body))
+    assert keys == list(range(10, 16)) and lines == [to_json(event).encode() for event in events]

@@ -13,16 +13,20 @@ single bytes object once its process exits.
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, Iterable, Iterator, List, Tuple
+from array import array
+from operator import itemgetter
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from proctrace.events import Fork, Lost, as_event, as_line
+from proctrace.events import Fork, Lost, as_event, as_line, canonical_order
 from proctrace.model import collector_paused
+from proctrace.reader import lines_of
 
-__all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS"]
+__all__ = ["render", "prepare_chunk", "unpack_chunk", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS"]
 
 DESCRIPTION = "JSON lines grouped by process, a blank line between processes"
 STREAMING = False
-# of every n chunks, how many a helper process checks (see parallel.py): grouping keeps the main process busy
+# of every n chunks, how many a helper process checks and orders (see parallel.py): grouping keeps the main
+# process busy
 HELPER_SHARE = (1, 1)
 # whether batches may hold sort.Run items (many lines in one bytes object): it needs every line on its own
 TAKES_RUNS = False
@@ -32,6 +36,22 @@ TAKES_RUNS = False
 # {"Lost":{"timestamp":7,"count":3}}                        -> (b"Lost", b"3"), owner "lost"
 # A string value cannot hold `{"` unescaped, so each line matches exactly once.
 _KIND_PID = re.compile(rb'\{"([A-Za-z]+)":\{"timestamp":[0-9]+,"(?:parent_pid":[0-9]+,"child_pid|pid|count)":([0-9]+)')
+
+
+def prepare_chunk(body: bytes) -> Optional[Tuple[array, Optional[array]]]:
+    """The chunk's timestamps in order, and the order of its lines (see
+    events.canonical_order): the main process holds the chunk already, so
+    the helper sends it back no text; None for the general path."""
+    return canonical_order(body)
+
+
+def unpack_chunk(body: bytes, prepared: Tuple[array, Optional[array]]) -> Tuple[List[int], List[bytes]]:
+    """prepare_chunk's result -> (timestamps, lines), in timestamp order."""
+    keys, order = prepared
+    lines = lines_of(body)
+    if order is not None:
+        lines = list(itemgetter(*order)(lines))
+    return keys.tolist(), lines
 
 
 def _owners(batch: list) -> Tuple[List[bytes], Iterable[Tuple[bytes, object]]]:
