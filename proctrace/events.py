@@ -13,21 +13,21 @@ See proctrace(5) for the format as users see it.
 
 from __future__ import annotations
 
-import json
-import json.scanner
 import re
 import sys
 from array import array
-from dataclasses import dataclass, fields
+from functools import lru_cache
 from operator import itemgetter
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.errors import ParseError, ProctraceError, TracerError
 from proctrace.reader import lines_of
 from proctrace.sort import as_run, sorted_lines, sorting_order
 
 __all__ = [
-    "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "Event", "KINDS",
+    "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "KINDS",
     "ProctraceError", "ParseError", "TracerError",
     "to_json", "from_json", "read_records", "read_prepared_records", "sorted_canonical_chunk", "canonical_order", "canonical_fields", "canonical_columns",
     "CODE", "TIMESTAMP", "FORK_PARENT", "PID", "PPID", "ARGV", "TAIL", "as_event", "as_line", "fields_of", "leading_json", "merge_legacy",
@@ -35,80 +35,102 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Fork:
-    timestamp: int
-    parent_pid: int
-    child_pid: int
-    parent_pgid: int
+class _Record:
+    """An event's fields by name, compared by kind and value, never changed.
+
+    What @dataclass(frozen=True) would give, written out: importing
+    dataclasses (and the inspect module it needs) took a fifth of the start-up
+    of every sort and render, which every small recording pays.  Each kind
+    lists its FIELDS in order and the DEFAULTS of its optional ones.
+    """
+
+    __slots__ = ()
+    FIELDS: tuple = ()
+    DEFAULTS: dict = {}
+
+    def __init__(self, *args, **kwargs):
+        names = self.FIELDS
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes {len(names)} fields, not {len(args)}")
+        values = dict(zip(names, args))
+        for name, value in kwargs.items():
+            if name not in names or name in values:
+                raise TypeError(f"{type(self).__name__} got an unexpected or repeated field {name!r}")
+            values[name] = value
+        for name in names:
+            if name in values:
+                value = values[name]
+            elif name in self.DEFAULTS:
+                value = self.DEFAULTS[name]
+            else:
+                raise TypeError(f"{type(self).__name__} needs a value for {name!r}")
+            object.__setattr__(self, name, value)
+
+    def _values(self) -> tuple:
+        return tuple(map(self.__getattribute__, self.FIELDS))
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self):
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "%s(%s)" % (type(self).__name__, ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS))
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"cannot assign to field {name!r}: events do not change")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"cannot delete field {name!r}: events do not change")
+
+    def __reduce__(self):
+        return type(self), self._values()
 
 
-@dataclass(frozen=True)
-class Exec:
-    timestamp: int
-    pid: int
-    ppid: int
-    pgid: int
-    cmdline: Tuple[str, ...]
-    filename: Optional[str] = None
-    sid: Optional[int] = None
-    cmdline_truncated: bool = False
+class Fork(_Record):
+    __slots__ = FIELDS = ("timestamp", "parent_pid", "child_pid", "parent_pgid")
 
 
-@dataclass(frozen=True)
-class Exit:
-    timestamp: int
-    pid: int
-    ppid: int
-    pgid: int
-    sid: Optional[int] = None
-    exit_code: Optional[int] = None
-    signal: Optional[int] = None
+class Exec(_Record):
+    __slots__ = FIELDS = ("timestamp", "pid", "ppid", "pgid", "cmdline", "filename", "sid", "cmdline_truncated")
+    DEFAULTS = {"filename": None, "sid": None, "cmdline_truncated": False}
 
 
-@dataclass(frozen=True)
-class SetSID:
-    timestamp: int
-    pid: int
-    ppid: int
-    pgid: int
-    sid: int
+class Exit(_Record):
+    __slots__ = FIELDS = ("timestamp", "pid", "ppid", "pgid", "sid", "exit_code", "signal")
+    DEFAULTS = {"sid": None, "exit_code": None, "signal": None}
 
 
-@dataclass(frozen=True)
-class SetPGID:
+class SetSID(_Record):
+    __slots__ = FIELDS = ("timestamp", "pid", "ppid", "pgid", "sid")
+
+
+class SetPGID(_Record):
     """`pid` moved to process group `pgid` (the new group, not a return value)."""
 
-    timestamp: int
-    pid: int
-    ppid: int
-    pgid: int
+    __slots__ = FIELDS = ("timestamp", "pid", "ppid", "pgid")
 
 
-@dataclass(frozen=True)
-class Lost:
+class Lost(_Record):
     """The kernel dropped `count` events: the recording is incomplete."""
 
-    timestamp: int
-    count: int
+    __slots__ = FIELDS = ("timestamp", "count")
 
 
 # Kinds the original wrote in its later versions.  They are read, never written.
-@dataclass(frozen=True)
-class ExecArgs:
-    timestamp: int
-    pid: int
-    args: str
+class ExecArgs(_Record):
+    __slots__ = FIELDS = ("timestamp", "pid", "args")
 
 
-@dataclass(frozen=True)
-class ExecFilename:
-    timestamp: int
-    pid: int
-    filename: str
+class ExecFilename(_Record):
+    __slots__ = FIELDS = ("timestamp", "pid", "filename")
 
 
-Event = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost]
+if TYPE_CHECKING:
+    Event = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost]
 KINDS = {cls.__name__: cls for cls in (Fork, Exec, Exit, SetSID, SetPGID, Lost)}
 _LEGACY = {"ExecArgs": ExecArgs, "ExecFilename": ExecFilename}
 _IGNORED = {"BadExec"}
@@ -129,7 +151,7 @@ _SCHEMA = {
     "ExecFull": ({"timestamp": _INT, "pid": _INT, "ppid": _INT, "pgid": _INT, "filename": _STR,
                   "args": _STR}, {"sid": _INT}),
 }
-_FIELD_NAMES = {name: tuple(f.name for f in fields(cls)) for name, cls in KINDS.items()}
+_FIELD_NAMES = {name: cls.FIELDS for name, cls in KINDS.items()}
 
 # Lone surrogates stand for argv bytes that are not UTF-8 (surrogateescape).
 # They cannot be written as UTF-8, so they go out as JSON \\udcXX escapes.
@@ -141,6 +163,7 @@ def _escape_surrogate(match: re.Match) -> str:
 
 
 def _dump_str(text: str) -> str:
+    import json  # here, not at the top: checked lines never need it, and it costs start-up time
     out = json.dumps(text, ensure_ascii=False)
     return _SURROGATE.sub(_escape_surrogate, out) if _SURROGATE.search(out) else out
 
@@ -192,6 +215,7 @@ def _check(kind: str, body: dict) -> Optional[str]:
         else:
             ok = isinstance(value, list) and all(isinstance(arg, str) for arg in value)
         if not ok:
+            import json
             return f"{kind} field {name!r} must be {expected}, not {json.dumps(value)[:40]}"
     return None
 
@@ -215,6 +239,7 @@ def from_json(line: Union[str, bytes]):
             line = line.decode("utf-8")
         except UnicodeDecodeError as err:
             raise ValueError(f"not a JSON event: not UTF-8 text (byte {err.start + 1})") from None
+    import json  # here, not at the top: checked lines never need it, and it costs start-up time
     try:
         obj = json.loads(line)
     except ValueError as err:
@@ -242,7 +267,7 @@ def from_json(line: Union[str, bytes]):
                     tuple(body["args"].split(" ")) if body["args"] else (),
                     filename=body["filename"], sid=body.get("sid"))
     cls = KINDS.get(kind) or _LEGACY[kind]
-    values = {f.name: body.get(f.name, f.default) for f in fields(cls)}
+    values = {name: body.get(name, cls.DEFAULTS.get(name)) for name in cls.FIELDS}
     if kind == "Exec":
         values["cmdline"] = tuple(body["cmdline"])
         values["cmdline_truncated"] = bool(body.get("cmdline_truncated"))
@@ -326,7 +351,7 @@ def _checked(body: bytes) -> Optional[Tuple[list, List[bytes]]]:
     if not (body.isascii() or _is_utf8(body)):
         return None
     if len(body.translate(None, _CONTROL_OR_ESCAPE)) != len(body):
-        found = _CANONICAL.findall(body)
+        found = _canonical().findall(body)
     else:  # no escapes, no control characters: a string is any run of non-quotes
         found = _CANONICAL_PLAIN.findall(body)
     lines = lines_of(body)
@@ -418,7 +443,7 @@ def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: s
         for number, line in enumerate(lines, first):
             if not line.strip():
                 continue
-            match = _CANONICAL.fullmatch(line) if _is_utf8(line) else None
+            match = _canonical().fullmatch(line) if _is_utf8(line) else None
             record = line if match else _decode_one(line, number, source, warned, warn)
             if record is None:
                 continue
@@ -470,16 +495,19 @@ def fields_of(record) -> Tuple[str, dict]:
     if isinstance(record, bytes):
         (kind, body), = leading_json(record.decode("utf-8")).items()
         return kind, body
-    return type(record).__name__, vars(record)
+    return type(record).__name__, dict(zip(record.FIELDS, record._values()))
 
 
 def leading_json(text: str):
     """The JSON value `text` starts with, decoded by the C scanner itself (what
     follows it is ignored): checked text needs none of json.loads' wrapping."""
-    return _SCAN(text, 0)[0]
+    return _scanner()(text, 0)[0]
 
 
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())
+@lru_cache(maxsize=None)
+def _scanner():
+    import json.scanner
+    return json.scanner.make_scanner(json.JSONDecoder())
 
 
 def as_line(record) -> bytes:
@@ -544,7 +572,7 @@ def _merge_flat(records: list) -> Iterator:
 
 
 def _replace_exec(event: Exec, **changes) -> Exec:
-    values = {f.name: getattr(event, f.name) for f in fields(Exec)}
+    values = dict(zip(Exec.FIELDS, event._values()))
     values.update(changes)
     return Exec(**values)
 
@@ -579,7 +607,14 @@ def _canonical_pattern(string: bytes = _S) -> bytes:
     return pattern
 
 
-_CANONICAL = re.compile(_canonical_pattern(), re.M)
+
+
+@lru_cache(maxsize=None)
+def _canonical() -> re.Pattern:
+    """The canonical pattern, compiled on first use: the common chunk, with
+    no escape or control character, needs only _CANONICAL_PLAIN."""
+    return re.compile(_canonical_pattern(), re.M)
+
 
 # canonical_fields' tuples: what each field holds, by index (the first six are empty)
 #   {"Fork":{"timestamp":5,"parent_pid":1,"child_pid":2,"parent_pgid":1}} -> (b"",)*6 + (b"r", b"5", b"1", b"2", b"", b"", b"")
@@ -623,5 +658,5 @@ _CANONICAL_PLAIN = re.compile(_canonical_pattern(rb'"[^"]*"'), re.M)
 _FIELDS_PLAIN = _fields_pattern(rb'"[^"]*"')
 _CONTROL = bytes(range(0, 10)) + bytes(range(11, 32))
 _CONTROL_OR_ESCAPE = _CONTROL + b"\\"
-_LOST_TIMESTAMP = itemgetter(5)  # of a _CANONICAL match's groups: a Lost's, empty for other kinds
+_LOST_TIMESTAMP = itemgetter(5)  # of a canonical match's groups: a Lost's, empty for other kinds
 _timestamp = b"".join  # of a match's groups: one is the timestamp, the others empty

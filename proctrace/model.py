@@ -28,7 +28,9 @@ from contextlib import contextmanager
 from itertools import compress
 from operator import itemgetter
 import re
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from proctrace.events import ARGV, CODE, FORK_PARENT, PID, PPID, TAIL, TIMESTAMP, canonical_fields, fields_of, leading_json
 

@@ -16,7 +16,9 @@ shortened; the recording keeps the full command.
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 from functools import partial
 from itertools import islice

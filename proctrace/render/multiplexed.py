@@ -7,7 +7,9 @@ describe, so the output is always in the current format.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Iterator
 
 from proctrace.events import as_line
 
