@@ -261,7 +261,7 @@ class _Folder:
 
     def __init__(self):
         self.processes: List[Process] = []
-        self.live: Dict[int, Process] = {}  # pid -> its current process
+        self.live: Dict[int, Process] = {}  # pid -> its process, until that exits
         self.first_ns: Optional[int] = None
         self.last_ns: Optional[int] = None
         self.lost = 0
@@ -323,6 +323,7 @@ class _Folder:
                     proc = begin(pid, ppid, ts, False)
                 proc.end_ns = ts
                 proc.exit_code, proc.signal = status(detail)
+                del live[pid]  # a later event for its pid is a new process
             else:  # SetSID, SetPGID: a process may first show up here
                 current(pid, ppid, ts)
         if self.first_ns is None:
@@ -359,5 +360,6 @@ class _Folder:
                 proc.end_ns = ts
                 proc.exit_code = event.get("exit_code")
                 proc.signal = event.get("signal")
+                del self.live[event["pid"]]  # a later event for its pid is a new process
         elif kind == "Lost":
             self.lost += event["count"]
