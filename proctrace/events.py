@@ -18,13 +18,14 @@ import sys
 from array import array
 from functools import lru_cache
 from operator import itemgetter
-TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
-if TYPE_CHECKING:
-    from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.errors import ParseError, ProctraceError, TracerError
 from proctrace.reader import lines_of
 from proctrace.sort import as_run, sorted_lines, sorting_order
+
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Union
 
 __all__ = [
     "Fork", "Exec", "Exit", "SetSID", "SetPGID", "Lost", "KINDS",
@@ -40,7 +41,7 @@ class _Record:
 
     What @dataclass(frozen=True) would give, written out: importing
     dataclasses (and the inspect module it needs) took a fifth of the start-up
-    of every sort and render, which every small recording pays.  Each kind
+    of every render, which every small recording pays.  Each kind
     lists its FIELDS in order and the DEFAULTS of its optional ones.
     """
 
@@ -367,7 +368,7 @@ def canonical_fields(body: bytes) -> Optional[List[Tuple[bytes, ...]]]:
     if not (body.isascii() or _is_utf8(body)):
         return None
     # compiled on first use (re caches it): only some renderers need it, and multiplexed starts sooner without
-    if b"\\" in body or len(body.translate(None, _CONTROL)) != len(body):
+    if len(body.translate(None, _CONTROL_OR_ESCAPE)) != len(body):
         found = re.compile(_FIELDS, re.M).findall(body)
     else:  # no escapes, no control characters: a string is any run of non-quotes
         found = re.compile(_FIELDS_PLAIN, re.M).findall(body)
@@ -605,8 +606,6 @@ def _canonical_pattern(string: bytes = _S) -> bytes:
         # match what follows it), but keep no state to backtrack to: 1.5x faster.
         pattern = pattern.replace(b"*", b"*+")
     return pattern
-
-
 
 
 @lru_cache(maxsize=None)

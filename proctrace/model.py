@@ -28,11 +28,12 @@ from contextlib import contextmanager
 from itertools import compress
 from operator import itemgetter
 import re
+
+from proctrace.events import ARGV, CODE, FORK_PARENT, PID, PPID, TAIL, TIMESTAMP, canonical_fields, fields_of, leading_json
+
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
-
-from proctrace.events import ARGV, CODE, FORK_PARENT, PID, PPID, TAIL, TIMESTAMP, canonical_fields, fields_of, leading_json
 
 __all__ = ["Process", "ExecStep", "Recording", "fold_processes", "fold_batches", "fold_columns", "fold_items",
            "collector_paused"]

@@ -5,6 +5,10 @@ A renderer module has `render(events, *, warn)` yielding text chunks,
 event before it writes anything), `HELPER_SHARE` (how many chunks of a
 large file a helper process checks: see parallel.py) and `TAKES_RUNS`
 (True when a batch may hold many lines in one bytes object: see sort.Run).
+It may also have `prepare_chunk(chunk)`, which reads what it needs of a
+chunk of canonical lines where the chunk is read (in the helper, for a large
+file), and `unpack_chunk(chunk, prepared)`, which makes the batch of it (see
+events.read_prepared_records).
 """
 
 from __future__ import annotations

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from array import array
 from operator import itemgetter
-TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
-if TYPE_CHECKING:
-    from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from proctrace.events import Fork, Lost, as_event, as_line, canonical_order
 from proctrace.model import collector_paused
 from proctrace.reader import lines_of
+
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 __all__ = ["render", "prepare_chunk", "unpack_chunk", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS"]
 

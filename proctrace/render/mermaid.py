@@ -16,15 +16,16 @@ shortened; the recording keeps the full command.
 from __future__ import annotations
 
 import re
-TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
-if TYPE_CHECKING:
-    from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 from functools import partial
 from itertools import islice
 
 from proctrace.events import canonical_columns
 from proctrace.model import ExecStep, Process, Recording, collector_paused, fold_batches, fold_columns, fold_items
+
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 __all__ = ["render", "prepare_chunk", "unpack_chunk", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS",
            "MAX_TEXT_SIZE", "escape_label", "command_label", "command_labels"]

@@ -7,11 +7,11 @@ describe, so the output is always in the current format.
 
 from __future__ import annotations
 
+from proctrace.events import as_line
+
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Callable, Iterable, Iterator
-
-from proctrace.events import as_line
 
 __all__ = ["render", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS"]
 
