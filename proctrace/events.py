@@ -305,7 +305,7 @@ def read_records(chunks: Iterable[bytes], *, source: str, warn: Callable[[str], 
 
 
 def sorted_canonical_chunk(body: bytes) -> Optional[Tuple[bytes, array, bool]]:
-    """The chunk sorted, as sort.sorted_chunk gives it, and whether it holds
+    """The chunk sorted, as sort.sorted_lines gives it, and whether it holds
     a Lost line, when every line is in canonical form; else None (it is then
     read line by line).
 
@@ -349,33 +349,36 @@ def canonical_order(body: bytes) -> Optional[Tuple[array, Optional[array]]]:
 def _checked(body: bytes) -> Optional[Tuple[list, List[bytes]]]:
     """The canonical pattern's groups for each line (see _timestamp), and the
     lines, when every line of the chunk is in canonical form; else None."""
+    return _every_line(body, _CANONICAL_PLAIN, _CANONICAL)
+
+
+def _every_line(body: bytes, plain: bytes, full: bytes) -> Optional[Tuple[list, List[bytes]]]:
+    """A pattern's groups for each line of the chunk, and the lines, when
+    every line matches it; else None.  `plain` is the pattern for a chunk
+    with no escape and no control character (a string is then any run of
+    non-quotes: simpler, and the common case), `full` the one for the rest."""
     if not (body.isascii() or _is_utf8(body)):
         return None
-    if len(body.translate(None, _CONTROL_OR_ESCAPE)) != len(body):
-        found = _canonical().findall(body)
-    else:  # no escapes, no control characters: a string is any run of non-quotes
-        found = _CANONICAL_PLAIN.findall(body)
+    plain_chunk = len(body.translate(None, _CONTROL_OR_ESCAPE)) == len(body)
+    found = _compiled(plain if plain_chunk else full).findall(body)
     lines = lines_of(body)
     if len(found) != len(lines):
         return None
     return found, lines
 
 
+@lru_cache(maxsize=None)
+def _compiled(pattern: bytes) -> re.Pattern:
+    """A pattern of lines, compiled on first use: each renderer needs only some."""
+    return re.compile(pattern, re.M)
+
+
 def canonical_fields(body: bytes) -> Optional[List[Tuple[bytes, ...]]]:
     """A tuple of fields a line (see CODE ... TAIL), when every line of the chunk
     is in canonical form; else None.  One regex pass both checks the lines and
     reads them.  A pure function of the chunk."""
-    if not (body.isascii() or _is_utf8(body)):
-        return None
-    # compiled on first use (re caches it): only some renderers need it, and multiplexed starts sooner without
-    if len(body.translate(None, _CONTROL_OR_ESCAPE)) != len(body):
-        found = re.compile(_FIELDS, re.M).findall(body)
-    else:  # no escapes, no control characters: a string is any run of non-quotes
-        found = re.compile(_FIELDS_PLAIN, re.M).findall(body)
-    end = len(body) - 1 if body.endswith(b"\n") else len(body)
-    if len(found) != body.count(b"\n", 0, end) + 1:
-        return None
-    return found
+    checked = _every_line(body, _FIELDS_PLAIN, _FIELDS)
+    return checked[0] if checked is not None else None
 
 
 def canonical_columns(body: bytes, extract: Callable[[list], Optional[tuple]]
@@ -444,7 +447,7 @@ def read_prepared_records(prepared: Iterable[Tuple[bytes, object]], *, source: s
         for number, line in enumerate(lines, first):
             if not line.strip():
                 continue
-            match = _canonical().fullmatch(line) if _is_utf8(line) else None
+            match = _compiled(_CANONICAL).fullmatch(line) if _is_utf8(line) else None
             record = line if match else _decode_one(line, number, source, warned, warn)
             if record is None:
                 continue
@@ -608,11 +611,7 @@ def _canonical_pattern(string: bytes = _S) -> bytes:
     return pattern
 
 
-@lru_cache(maxsize=None)
-def _canonical() -> re.Pattern:
-    """The canonical pattern, compiled on first use: the common chunk, with
-    no escape or control character, needs only _CANONICAL_PLAIN."""
-    return re.compile(_canonical_pattern(), re.M)
+_CANONICAL = _canonical_pattern()
 
 
 # canonical_fields' tuples: what each field holds, by index (the first six are empty)
@@ -653,7 +652,7 @@ _FIELD_TIMESTAMP = itemgetter(TIMESTAMP)
 # simpler string pattern may run past a line's end, but then that match
 # swallows two lines and the count of matches falls short of the count of
 # lines, so the chunk is read line by line.
-_CANONICAL_PLAIN = re.compile(_canonical_pattern(rb'"[^"]*"'), re.M)
+_CANONICAL_PLAIN = _canonical_pattern(rb'"[^"]*"')
 _FIELDS_PLAIN = _fields_pattern(rb'"[^"]*"')
 _CONTROL = bytes(range(0, 10)) + bytes(range(11, 32))
 _CONTROL_OR_ESCAPE = _CONTROL + b"\\"

@@ -33,7 +33,7 @@ TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "keyed_prepared_batches", "chunk_keys", "sorted_chunk", "sorted_lines", "as_run", "timestamp_of_line", "parse_duration", "format_duration"]
+__all__ = ["SortStats", "sort_batches", "keyed_line_batches", "keyed_prepared_batches", "chunk_keys", "sorted_lines", "as_run", "timestamp_of_line", "parse_duration", "format_duration"]
 
 
 class SortStats:
@@ -286,7 +286,7 @@ def keyed_prepared_batches(prepared: Iterable[Tuple[bytes, object]], *,
 
 def chunk_keys(body: bytes) -> Union[None, Tuple[int, int, int], Tuple[bytes, array]]:
     """The keys of a chunk, read in C: (line count, first, last) when its lines are
-    in order, sorted_chunk's pair when they are not, None when some line needs
+    in order, sorted_lines' pair when they are not, None when some line needs
     a closer look.
 
     A pure function of the chunk, so another process can compute it.
@@ -297,22 +297,17 @@ def chunk_keys(body: bytes) -> Union[None, Tuple[int, int, int], Tuple[bytes, ar
         return None
     if _ascending(digits):
         return len(digits), int(digits[0]), int(digits[-1])
-    return sorted_chunk(body, end, list(map(int, digits)))
+    return sorted_lines(lines_of(body), list(map(int, digits)))
 
 
-def sorted_chunk(body: bytes, end: int, keys: List[int]) -> Optional[Tuple[bytes, array]]:
-    """The lines of body[:end] sorted by their `keys` (equal keys keep their
-    order), joined again, and the sorted keys as an array (it crosses a pipe
-    10x faster than a list); None beyond 64 bits.
+def sorted_lines(lines: List[bytes], keys: List[int]) -> Optional[Tuple[bytes, array]]:
+    """A chunk's lines sorted by their `keys` (equal keys keep their order),
+    joined again, and the sorted keys as an array (it crosses a pipe 10x
+    faster than a list); None beyond 64 bits.
 
     Sorting and joining a chunk is most of the sorter's work: done where the
     chunk is read, a helper process can take it on (see parallel.py).
     """
-    return sorted_lines(lines_of(body), keys)
-
-
-def sorted_lines(lines: List[bytes], keys: List[int]) -> Optional[Tuple[bytes, array]]:
-    """sorted_chunk for a chunk already split into its lines."""
     order = sorting_order(keys)
     if order is not None:
         pick = itemgetter(*order)
@@ -324,7 +319,7 @@ def sorted_lines(lines: List[bytes], keys: List[int]) -> Optional[Tuple[bytes, a
 
 
 def as_run(prepared: Tuple[bytes, array]) -> Tuple[Tuple[int, int], Run]:
-    """A sorted_chunk result -> ((first, last), Run) for sort_batches."""
+    """A sorted_lines result -> ((first, last), Run) for sort_batches."""
     text, keys = prepared
     keys = keys.tolist()
     return (keys[0], keys[-1]), _make_run(text, keys)
