@@ -250,7 +250,8 @@ def test_a_burst_of_big_argv_is_recorded_completely(tmp_path):
     assert result.returncode == 0, result.stderr
     execs = [e for e in events if isinstance(e, Exec) and e.cmdline[:1] == ("/bin/true",)]
     assert len(execs) == 300, result.stderr
-    assert all(e.cmdline == ("/bin/true", "x" * 8000) and not e.cmdline_truncated for e in execs)
+    short = [len("".join(e.cmdline)) for e in execs if e.cmdline != ("/bin/true", "x" * 8000) or e.cmdline_truncated]
+    assert not short, f"{len(short)} argvs cut short (lengths {short[:5]}), {result.stderr}"
     assert _exits(events)[_root_pid(events)].exit_code == 0
 
 
