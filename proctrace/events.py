@@ -349,22 +349,25 @@ def canonical_order(body: bytes) -> Optional[Tuple[array, Optional[array]]]:
 def _checked(body: bytes) -> Optional[Tuple[list, List[bytes]]]:
     """The canonical pattern's groups for each line (see _timestamp), and the
     lines, when every line of the chunk is in canonical form; else None."""
-    return _every_line(body, _CANONICAL_PLAIN, _CANONICAL)
-
-
-def _every_line(body: bytes, plain: bytes, full: bytes) -> Optional[Tuple[list, List[bytes]]]:
-    """A pattern's groups for each line of the chunk, and the lines, when
-    every line matches it; else None.  `plain` is the pattern for a chunk
-    with no escape and no control character (a string is then any run of
-    non-quotes: simpler, and the common case), `full` the one for the rest."""
-    if not (body.isascii() or _is_utf8(body)):
+    found = _matches(body, _CANONICAL_PLAIN, _CANONICAL)
+    if found is None:
         return None
-    plain_chunk = len(body.translate(None, _CONTROL_OR_ESCAPE)) == len(body)
-    found = _compiled(plain if plain_chunk else full).findall(body)
     lines = lines_of(body)
     if len(found) != len(lines):
         return None
     return found, lines
+
+
+def _matches(body: bytes, plain: bytes, full: bytes) -> Optional[list]:
+    """A pattern's groups for each match in the chunk (one a line, when every
+    line matches: the caller counts them); None when the chunk is not UTF-8.
+    `plain` is the pattern for a chunk with no escape and no control
+    character (a string is then any run of non-quotes: simpler, and the
+    common case), `full` the one for the rest."""
+    if not (body.isascii() or _is_utf8(body)):
+        return None
+    plain_chunk = len(body.translate(None, _CONTROL_OR_ESCAPE)) == len(body)
+    return _compiled(plain if plain_chunk else full).findall(body)
 
 
 @lru_cache(maxsize=None)
@@ -377,8 +380,11 @@ def canonical_fields(body: bytes) -> Optional[List[Tuple[bytes, ...]]]:
     """A tuple of fields a line (see CODE ... TAIL), when every line of the chunk
     is in canonical form; else None.  One regex pass both checks the lines and
     reads them.  A pure function of the chunk."""
-    checked = _every_line(body, _FIELDS_PLAIN, _FIELDS)
-    return checked[0] if checked is not None else None
+    found = _matches(body, _FIELDS_PLAIN, _FIELDS)
+    end = len(body) - 1 if body.endswith(b"\n") else len(body)
+    if found is None or len(found) != body.count(b"\n", 0, end) + 1:
+        return None  # counting the lines is cheaper than splitting them, which this needs not
+    return found
 
 
 def canonical_columns(body: bytes, extract: Callable[[list], Optional[tuple]]
