@@ -43,9 +43,10 @@ TRACEPOINTS = ("task/task_newtask", "sched/sched_process_exec", "sched/sched_pro
 TRACER_ENV = {"BPFTRACE_STRLEN": "160", "BPFTRACE_MAP_KEYS_MAX": "16384"}
 # Per-CPU perf buffers absorb bursts of long argvs that bpftrace's formatting
 # cannot keep up with (500 execs with 8 KB of argv in 0.7 s lose events with
-# 1 MiB per CPU, none with 4 MiB).  They are locked memory, so big machines get less per CPU.
+# 1 MiB per CPU, none with 4 MiB on a quiet machine; on a busy one 4 MiB lost
+# 335 of them, so up to 16 MiB).  They are locked memory, so big machines get less per CPU.
 PERF_BUFFER_BUDGET = 64 << 20
-PERF_PAGES_MIN, PERF_PAGES_MAX = 64, 1024
+PERF_PAGES_MIN, PERF_PAGES_MAX = 64, 4096
 
 
 def tracer_env() -> Dict[str, str]:
