@@ -37,6 +37,18 @@ def _window(text: str) -> Optional[int]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _duration(text: str) -> int:
+    import argparse
+    from proctrace.sort import parse_duration
+    try:
+        value = parse_duration(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a finite duration")
+    return value
+
+
 def _add_io(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--input", metavar="PATH", default="-",
                         help="the recording to read (default: -, standard input)")
@@ -52,7 +64,7 @@ def _add_io(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand (the man pages are checked against it)."""
     import argparse
-    from proctrace.render import RENDERERS
+    from proctrace.render import FORMATS
     parser = argparse.ArgumentParser(
         prog="proctrace",
         description="Record the process tree of a command (fork, exec, exit, setsid, setpgid) "
@@ -93,12 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser(
         "render", help="render a recording in a display format",
         description="Render a recording (sorted or not) in a display format.",
-        epilog="formats: " + "; ".join(f"{name}" for name in sorted(RENDERERS)))
+        epilog="formats:\n" + "\n".join(f"  {name:<13} {FORMATS[name].description}" for name in sorted(FORMATS)),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     render.add_argument("-f", "--format", "-d", "--display-mode", dest="format", metavar="FORMAT",
-                        choices=sorted(RENDERERS), default="multiplexed",
+                        choices=sorted(FORMATS), default="multiplexed",
                         help="one of %s (default: %%(default)s); -d/--display-mode is the "
-                             "original's name for it" % ", ".join(sorted(RENDERERS)))
+                             "original's name for it" % ", ".join(sorted(FORMATS)))
     _add_io(render)
+    render.add_argument("--pid", metavar="PID", type=int,
+                        help="tree formats: show only this process and its descendants")
+    render.add_argument("--min-duration", metavar="DURATION", type=_duration,
+                        help="tree formats: hide leaf processes shorter than this (500ms, 2s, ...)")
+    render.add_argument("--wide", action="store_true", help="tree: never shorten commands to the terminal's width")
+    render.add_argument("--all", action="store_true",
+                        help="mermaid: draw every process, even past Mermaid's 50,000-character limit")
     render.set_defaults(func=_render)
     return parser
 
@@ -106,13 +126,41 @@ def build_parser() -> argparse.ArgumentParser:
 def _open_input(path: str):
     """The file to read; `-` is standard input, left open for the interpreter to close."""
     from contextlib import nullcontext
-    return nullcontext(sys.stdin.buffer) if path == "-" else open(path, "rb")
+    from proctrace.errors import ProctraceError
+    if path != "-":
+        return open(path, "rb")
+    if sys.stdin is None:
+        raise ProctraceError("<stdin>: standard input is closed")
+    return nullcontext(sys.stdin.buffer)
 
 
-def _open_output(path: str):
-    """The file to write; `-` is standard output, left open for the interpreter to close."""
+def _open_output(path: str, source: Optional[str] = None):
+    """The file to write; `-` is standard output, left open for the interpreter to close.
+
+    A name ending in .gz is written gzip-compressed, with no name or time in
+    its header, so the same output gives the same bytes.  A file that is
+    also the input is refused before it is opened, which would empty it.
+    """
     from contextlib import nullcontext
-    return nullcontext(sys.stdout.buffer) if path == "-" else open(path, "wb")
+    from proctrace.errors import ProctraceError
+    if path == "-":
+        if sys.stdout is None:
+            raise ProctraceError("<stdout>: standard output is closed")
+        return nullcontext(sys.stdout.buffer)
+    if source is not None and source != "-" and _same_file(source, path):
+        raise ProctraceError(f"{path}: is also the input: writing it would destroy the recording; "
+                             f"write to another file")
+    if path.endswith(".gz"):
+        import gzip
+        return gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), mtime=0)
+    return open(path, "wb")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False  # the output does not exist yet (or the input cannot be read: said later)
 
 
 def _name(path: str) -> str:
@@ -134,17 +182,6 @@ def _warn(message: str) -> None:
     print(f"proctrace: warning: {message}", file=sys.stderr, flush=True)
 
 
-def _require_events(batches: Iterable, source: str) -> Iterator:
-    """Pass batches through; an input with no event at all is an error, not an empty result."""
-    from proctrace.errors import ParseError
-    seen = False
-    for keys, items in batches:
-        seen = seen or bool(keys)
-        yield keys, items
-    if not seen:
-        raise ParseError(source, None, "no events: the recording is empty")
-
-
 def _report_late(stats, window_ns: Optional[int]) -> None:
     from proctrace.sort import format_duration
     if stats.late:
@@ -153,14 +190,33 @@ def _report_late(stats, window_ns: Optional[int]) -> None:
               f"would have sufficed")
 
 
+def _finish_input_on_interrupt(path: str) -> None:
+    """On a pipe, let the first Ctrl-C pass: it reached the whole pipeline, and
+    `record` before us ends its command, writes the last events and closes
+    the pipe; we finish what it wrote.  A second Ctrl-C stops us at once."""
+    import signal
+    import stat
+    try:
+        if path != "-" or sys.stdin is None or not stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
+            return
+    except (OSError, ValueError):
+        return
+    interrupts = []
+
+    def on_interrupt(signum, frame):
+        interrupts.append(signum)
+        if len(interrupts) > 1:
+            raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, on_interrupt)
+
+
 def _sort(args: argparse.Namespace) -> int:
-    from proctrace.parallel import prepared_chunks
-    from proctrace.sort import SortStats, chunk_keys, keyed_prepared_batches, sort_batches
-    source = _name(args.input)
+    from proctrace.pipeline import sort_recording
+    from proctrace.sort import SortStats
     stats = SortStats()
-    with _open_input(args.input) as stream, _open_output(args.output) as out:
-        batches = _require_events(keyed_prepared_batches(prepared_chunks(stream, chunk_keys), source=source), source)
-        for lines in sort_batches(batches, window_ns=args.window, stats=stats):
+    _finish_input_on_interrupt(args.input)
+    with _open_input(args.input) as stream, _open_output(args.output, args.input) as out:
+        for lines in sort_recording(stream, source=_name(args.input), window_ns=args.window, stats=stats):
             _write(out, b"\n".join(lines))
             out.write(b"\n")
             if args.line_buffered:
@@ -170,30 +226,29 @@ def _sort(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _render_options(args: argparse.Namespace):
+    from proctrace.render import RenderOptions
+    terminal = args.output == "-" and sys.stdout is not None and sys.stdout.isatty()
+    width = None
+    if terminal:
+        import shutil
+        width = shutil.get_terminal_size().columns
+    return RenderOptions(color=terminal and not os.environ.get("NO_COLOR"), width=width, wide=args.wide,
+                         everything=args.all, min_duration_ns=args.min_duration or 0, pid=args.pid)
+
+
 def _render(args: argparse.Namespace) -> int:
-    from proctrace.events import sorted_canonical_chunk, merge_legacy, read_prepared_records
-    from proctrace.parallel import prepared_chunks
-    from proctrace.render import get_renderer
-    from proctrace.sort import SortStats, sort_batches
-    renderer = get_renderer(args.format)
-    source = _name(args.input)
+    from proctrace.pipeline import render_recording
+    from proctrace.sort import SortStats
     stats = SortStats()
-    lost = []
-    # a renderer may read what it needs of each chunk where the chunk is checked (in the helper)
-    prepare = getattr(renderer, "prepare_chunk", sorted_canonical_chunk)
-    unpack = getattr(renderer, "unpack_chunk", None)
-    with _open_input(args.input) as stream, _open_output(args.output) as out:
-        chunks = prepared_chunks(stream, prepare, share=renderer.HELPER_SHARE)
-        records = read_prepared_records(chunks, source=source, warn=_warn, on_lost=lost.append,
-                                        runs=renderer.TAKES_RUNS, unpack=unpack)
-        ordered = sort_batches(_require_events(records, source), window_ns=args.window, stats=stats)
-        for data in renderer.render(merge_legacy(ordered), warn=_warn):
+    _finish_input_on_interrupt(args.input)
+    with _open_input(args.input) as stream, _open_output(args.output, args.input) as out:
+        for data in render_recording(stream, args.format, source=_name(args.input), window_ns=args.window,
+                                     stats=stats, warn=_warn, options=_render_options(args)):
             _write(out, data)
             if args.line_buffered:
                 out.flush()
         out.flush()
-    if lost:
-        _warn(f"the recording is incomplete: the kernel lost {sum(lost)} events")
     _report_late(stats, args.window)
     return EXIT_OK
 

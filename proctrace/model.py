@@ -1,108 +1,162 @@
-"""Folds a timestamp-ordered event stream into processes, for renderers that draw a tree.
+"""The process model: one fold of a timestamp-ordered recording into processes.
 
-Events say what happened at one instant; a chart needs each process's life:
-when it started, what it ran (each exec), how and when it ended, who its
-parent and children are.  A pid can be reused within one recording, so a
-process is identified by its pid *and* its place in time: a Fork or Exec for
-a pid whose process already exited starts a new one.
+Events say what happened at one instant; the tree views need each process's
+life: when it started, what it ran (each exec), how and when it ended, who
+its parent and children are, its process group and session.  A pid can be
+reused within one recording, so a process is keyed by its pid *and* its
+start: a Fork or Exec for a pid whose process already exited starts a new one.
 
-A tree needs every event before it can be drawn, so what is kept per
-process is small: objects with __slots__, and each exec's argv kept as the
-JSON text it came in, decoded only when its command is asked for (or only
-the label a renderer made of that text where the line was read).
+The fold reads fold items, one tuple an event, `(code, timestamp, pid,
+parent pid, rest)`, where `rest` is the JSON text of the event's other
+fields (see canonical.fold_columns, which reads them from canonical lines
+in one regex pass, and items_of_events, which makes the same items of
+decoded events).  The rest is kept as text and decoded only when a view
+asks for it: most views read a few fields of a few processes, and a
+million-event recording decoded in full would cost seconds and hundreds of
+megabytes.
 
-Speed: the fields the fold needs of a chunk of canonical lines come from
-the regex pass that checks them (events.canonical_fields), as a few columns
-(fold_columns), not from a JSON decode per line (five times slower).  That
-is done where the chunk is read, in the helper process for a large file
-(see parallel.py), and the main process only zips the columns into one
-small tuple a line (fold_items) and folds those.  Lines in other forms, and
-decoded events, take the general path.
+    Recording.processes -> [Process(pid=4242, start_ns=0, end_ns=812000000, execs=[ExecStep(...)], ...)]
 """
 
 from __future__ import annotations
 
 import gc
-from array import array
 from contextlib import contextmanager
-from itertools import compress
-from operator import itemgetter
-import re
 
-from proctrace.events import ARGV, CODE, FORK_PARENT, PID, PPID, TAIL, TIMESTAMP, canonical_fields, fields_of, leading_json
+from proctrace.canonical import EXEC, EXIT, FORK, LOST, SETPGID, SETSID, rest_fields
+from proctrace.events import Exec, Exit, Fork, Lost, SetPGID, SetSID, to_json
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-__all__ = ["Process", "ExecStep", "Recording", "fold_processes", "fold_batches", "fold_columns", "fold_items",
-           "collector_paused"]
+__all__ = ["ExecStep", "GroupChange", "Process", "Recording", "fold", "items_of_events", "collector_paused"]
+
+
+def _fields(holder) -> dict:
+    """The decoded rest of an event, decoded once and kept."""
+    raw = holder._rest
+    if type(raw) is bytes:
+        raw = holder._rest = rest_fields(raw)
+    return raw
 
 
 class ExecStep:
-    """One exec of a process; its argv is decoded on demand.
+    """One exec of a process: when, and the exact argv, filename, group and session it had."""
 
-    `argv` is either the decoded command line or the JSON text of its cmdline,
-    followed by the truncation mark if the Exec line has one:
-    `["cc","-c","x.c"]` or `["cc","-c"],"cmdline_truncated":true`.  It may
-    also be a str: what a renderer shows of that text, made where the line
-    was read (see fold_columns); such a step has a `label` and no cmdline.
-    """
+    __slots__ = ("timestamp", "_rest")
 
-    __slots__ = ("timestamp", "_argv", "_truncated")
-
-    def __init__(self, timestamp: int, argv, truncated: bool = False):
+    def __init__(self, timestamp: int, rest):
         self.timestamp = timestamp
-        self._argv = argv
-        self._truncated = truncated
+        self._rest = rest  # the Exec's fields from pgid on, as JSON text until asked for
 
     @property
     def cmdline(self) -> Tuple[str, ...]:
-        argv = self._argv
-        if type(argv) is str:
-            raise TypeError("this exec's command line was kept as a label only")
-        if type(argv) is not bytes:
-            return argv
-        if argv.endswith(b'"]') and b"\\" not in argv:
-            # no escapes: strings hold no quotes, so '","' only ever separates two
-            return tuple(argv[2:-2].decode("utf-8").split('","'))
-        return tuple(leading_json(argv.decode("utf-8")))  # the list; the fields after it are ignored
+        return tuple(_fields(self)["cmdline"])
+
+    @property
+    def filename(self) -> Optional[str]:
+        return _fields(self).get("filename")
+
+    @property
+    def pgid(self) -> int:
+        return _fields(self)["pgid"]
+
+    @property
+    def sid(self) -> Optional[int]:
+        return _fields(self).get("sid")
 
     @property
     def truncated(self) -> bool:
-        if type(self._argv) is not bytes:
-            return self._truncated
-        return self._argv.endswith(b',"cmdline_truncated":true')
+        return bool(_fields(self).get("cmdline_truncated"))
+
+    def __repr__(self) -> str:
+        return f"ExecStep({self.timestamp}, {self.cmdline!r})"
+
+
+class GroupChange:
+    """A setsid or setpgid of a process: the group (and session) it moved to, and when."""
+
+    __slots__ = ("timestamp", "kind", "_rest")
+
+    def __init__(self, timestamp: int, kind: str, rest):
+        self.timestamp = timestamp
+        self.kind = kind  # "setsid" or "setpgid"
+        self._rest = rest
 
     @property
-    def label(self) -> Optional[str]:
-        """What a renderer made of the command line where it was read, if it did."""
-        return self._argv if type(self._argv) is str else None
+    def pgid(self) -> int:
+        return _fields(self)["pgid"]
 
     @property
-    def argv_json(self) -> Optional[bytes]:
-        """The JSON text the cmdline came as (with the mark, if truncated); None once decoded."""
-        return self._argv if type(self._argv) is bytes else None
+    def sid(self) -> Optional[int]:
+        return _fields(self).get("sid")
+
+    def __repr__(self) -> str:
+        return f"GroupChange({self.timestamp}, {self.kind!r}, pgid={self.pgid}, sid={self.sid})"
 
 
 class Process:
-    """One process's life: from its Fork (or first event) to its Exit."""
+    """One process's life: from its Fork (or first event) to its Exit.
 
-    __slots__ = ("pid", "start_ns", "forked", "parent", "execs", "children",
-                 "end_ns", "exit_code", "signal")
+    `ppid` is the parent pid the events name; `parent` is that process when
+    the recording holds it (None for a root).  `end_ns` is None when no
+    Exit was seen.
+    """
 
-    def __init__(self, pid: int, start_ns: int, forked: bool, parent: Optional[Process]):
+    __slots__ = ("pid", "ppid", "start_ns", "forked", "parent", "execs", "children", "changes",
+                 "end_ns", "_start", "_rest")
+
+    def __init__(self, pid: int, ppid: Optional[int], start_ns: int, forked: bool, parent: Optional[Process],
+                 start_rest=None):
         self.pid = pid
+        self.ppid = ppid
         self.start_ns = start_ns
-        self.forked = forked                  # its Fork was seen (else it ran before)
+        self.forked = forked                   # its Fork was seen (else it ran before the recording)
         self.parent = parent
         # most processes exec once and have no children: share one empty tuple
         # until there is something to hold (a third less memory on big builds)
         self.execs: Sequence[ExecStep] = ()
         self.children: Sequence[Process] = ()  # in order of start: events come in time order
-        self.end_ns: Optional[int] = None     # None: no Exit seen
-        self.exit_code: Optional[int] = None
-        self.signal: Optional[int] = None
+        self.changes: Sequence[GroupChange] = ()
+        self.end_ns: Optional[int] = None
+        self._start = start_rest               # the Fork's parent_pgid, as JSON text
+        self._rest = None                      # the Exit's fields from pgid on
+
+    @property
+    def key(self) -> Tuple[int, int]:
+        """What tells this process from any other of the recording, even one with its pid."""
+        return self.pid, self.start_ns
+
+    @property
+    def exit_code(self) -> Optional[int]:
+        return _fields(self).get("exit_code") if self._rest is not None else None
+
+    @property
+    def signal(self) -> Optional[int]:
+        return _fields(self).get("signal") if self._rest is not None else None
+
+    @property
+    def exit_pgid(self) -> Optional[int]:
+        return _fields(self)["pgid"] if self._rest is not None else None
+
+    @property
+    def exit_sid(self) -> Optional[int]:
+        return _fields(self).get("sid") if self._rest is not None else None
+
+    @property
+    def start_pgid(self) -> Optional[int]:
+        """Its process group at its fork (its parent's): None when its fork was not seen."""
+        if self._start is None:
+            return None
+        if type(self._start) is bytes:
+            self._start = rest_fields(self._start)
+        return self._start["parent_pgid"]
+
+    @property
+    def failed(self) -> bool:
+        """Killed by a signal or exited with a non-zero code."""
+        return self._rest is not None and (self.signal is not None or bool(self.exit_code))
 
     @property
     def command(self) -> Tuple[str, ...]:
@@ -110,40 +164,60 @@ class Process:
         step = self.command_step()
         return step.cmdline if step is not None else ()
 
-    def command_at(self, ns: int) -> Tuple[str, ...]:
-        """The command line this process was running at time `ns`."""
-        step = self.step_at(ns)
-        return step.cmdline if step is not None else ()
-
     def command_step(self) -> Optional[ExecStep]:
         """The exec whose program it ran last: its own last one, or its parent's at its fork."""
         if self.execs:
             return self.execs[-1]
-        return self.parent.step_at(self.start_ns) if self.parent is not None else None
+        return self.step_at(self.start_ns)
 
     def step_at(self, ns: int) -> Optional[ExecStep]:
         """The exec whose program this process was running at time `ns`."""
         current = None
-        for step in self.execs:
-            if step.timestamp > ns:
-                break
-            current = step
-        if current is not None:
-            return current
-        return self.parent.step_at(self.start_ns) if self.parent is not None else None
+        proc: Optional[Process] = self
+        while proc is not None:  # a loop, not recursion: fork chains can be deep
+            for step in proc.execs:
+                if step.timestamp > ns:
+                    break
+                current = step
+            if current is not None:
+                return current
+            ns, proc = proc.start_ns, proc.parent
+        return None
+
+    def __repr__(self) -> str:
+        return f"Process(pid={self.pid}, start_ns={self.start_ns}, end_ns={self.end_ns})"
 
 
 class Recording:
-    """The processes of a recording, its time span and how many events were lost."""
+    """The processes of a recording, its time span and what it is missing.
 
-    __slots__ = ("processes", "roots", "first_ns", "last_ns", "lost")
+    `hidden` and `hidden_below_ns` say how many processes a view left out
+    (model.hide_short_leaves) and below which duration.
+    """
 
-    def __init__(self, processes: List[Process], roots: List[Process], first_ns: int, last_ns: int, lost: int):
+    __slots__ = ("processes", "roots", "first_ns", "last_ns", "lost", "duplicate_exits", "hidden",
+                 "hidden_below_ns")
+
+    def __init__(self, processes: List[Process], roots: List[Process], first_ns: int, last_ns: int,
+                 lost: List[Tuple[int, int]], duplicate_exits: int = 0):
         self.processes = processes            # in order of first appearance
         self.roots = roots                    # processes whose parent is not in the recording
         self.first_ns = first_ns
         self.last_ns = last_ns
-        self.lost = lost                      # events the kernel dropped
+        self.lost = lost                      # (timestamp, count) of each Lost event
+        self.duplicate_exits = duplicate_exits  # Exits for a pid that had exited already: ignored
+        self.hidden = 0
+        self.hidden_below_ns = 0
+
+    @property
+    def lost_count(self) -> int:
+        """How many events the kernel dropped."""
+        return sum(count for _, count in self.lost)
+
+    def unforked(self) -> List[Process]:
+        """Processes whose fork was not seen, but for the first (the recorded
+        command, which record starts before the probes see it fork)."""
+        return [proc for proc in self.processes[1:] if not proc.forked]
 
     def dismantle(self) -> None:
         """Cut the links between parents and children, so that the processes
@@ -154,34 +228,6 @@ class Recording:
             proc.parent = None
             proc.children = ()
         self.processes = self.roots = []
-
-
-def fold_processes(records: Iterable) -> Recording:
-    """Timestamp-ordered records (events or canonical lines) -> the processes they describe."""
-    return fold_batches(_batched(records, 4096))
-
-
-def fold_batches(batches: Iterable[list]) -> Recording:
-    """fold_processes for batches of records, as the sorter yields them.
-
-    A record may also be a fold_items tuple, made where its line was read.
-    """
-    folder = _Folder()
-    with collector_paused():
-        for batch in batches:
-            if not batch:
-                continue
-            if all(map(_is_tuple, batch)):
-                folder.add_items(batch)
-            elif not folder.add_lines(batch):
-                for record in batch:
-                    if type(record) is tuple:
-                        folder.add_items([record])
-                    else:
-                        folder.add_record(record)
-    processes = folder.processes
-    roots = [proc for proc in processes if proc.parent is None]
-    return Recording(processes, roots, folder.first_ns or 0, folder.last_ns or 0, folder.lost)
 
 
 @contextmanager
@@ -200,167 +246,115 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _batched(records: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
-    for record in records:
-        batch.append(record)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def fold(batches: Iterable[Iterable[tuple]], *, warn: Callable[[str], None] = lambda message: None) -> Recording:
+    """Batches of fold items in timestamp order -> the recording's processes."""
+    processes: List[Process] = []
+    live: Dict[int, Process] = {}   # pid -> its process, until that exits
+    exited = set()                  # pids whose last process exited: a second Exit is a duplicate
+    lost: List[Tuple[int, int]] = []
+    first_ns = last_ns = None
+    duplicates = 0
 
-
-_is_tuple = tuple.__instancecheck__
-
-# the third letter of a kind, as canonical_fields gives it
-_FORK, _EXEC, _EXIT, _LOST = "r", "e", "i", "s"
-_CODES, _PIDS, _FORK_PARENTS, _PPIDS, _ARGVS, _TAILS = map(itemgetter, (CODE, PID, FORK_PARENT, PPID, ARGV, TAIL))
-# what follows an Exit's pgid: ,"sid":3,"exit_code":0,"signal":null
-_EXIT_STATUS = re.compile(rb'"exit_code":(\d+|null),"signal":(\d+|null)$')
-
-
-def fold_columns(found: List[tuple], describe: Optional[Callable[[List[bytes]], Optional[List[str]]]] = None
-                 ) -> Optional[Tuple[str, array, array, list]]:
-    """What the fold needs of canonical lines (events.canonical_fields), as columns:
-    (kind codes, pids, their parents' pids, details), a detail being an
-    Exec's cmdline in JSON (and its truncation mark) or what follows an
-    Exit's pgid; None when there is a Lost among them.
-
-    With `describe`, which turns a list of cmdlines into a str each (or
-    None), an Exec's detail is that str instead (ExecStep.label): so a
-    renderer makes its labels where the lines are read, in C over many at
-    once, rather than one by one later.  It is not asked when a cmdline is
-    truncated.
-
-    Columns are compact to pickle (see parallel.py); fold_items makes tuples of them.
-    """
-    codes = b"".join(map(_CODES, found)).decode("ascii")
-    if _LOST in codes:
-        return None
-    argvs, tails = list(map(_ARGVS, found)), list(map(_TAILS, found))
-    details = None
-    if describe is not None and b'"cmdline_truncated"' not in b"".join(tails):
-        shown = describe(list(compress(argvs, map(_EXEC.__eq__, codes))))
-        if shown is not None:
-            shown = iter(shown)
-            details = [next(shown) if code == _EXEC else tail for code, tail in zip(codes, tails)]
-    if details is None:
-        details = list(map(bytes.__add__, argvs, tails))  # one is empty (but for a truncated cmdline): no copy
-    return (codes, array("Q", map(int, map(_PIDS, found))),
-            array("Q", map(int, map(bytes.__add__, map(_FORK_PARENTS, found), map(_PPIDS, found)))), details)
-
-
-def fold_items(stamps: List[int], columns: Tuple[str, array, array, list]) -> Iterator[tuple]:
-    """The lines' timestamps and fold_columns -> a (code, timestamp, pid, parent pid, detail) tuple a line."""
-    codes, pids, parents, details = columns
-    return zip(codes, stamps, pids.tolist(), parents.tolist(), details)
-
-
-class _Folder:
-    """The processes found so far, and each pid's current one."""
-
-    def __init__(self):
-        self.processes: List[Process] = []
-        self.live: Dict[int, Process] = {}  # pid -> its process, until that exits
-        self.first_ns: Optional[int] = None
-        self.last_ns: Optional[int] = None
-        self.lost = 0
-        self.statuses: Dict[bytes, Tuple[Optional[int], Optional[int]]] = {}  # Exit tail -> (code, signal)
-
-    def begin(self, pid: int, ppid: Optional[int], ts: int, forked: bool) -> Process:
-        parent = self.live.get(ppid) if ppid is not None else None
-        if parent is not None and parent.end_ns is not None:
-            parent = None  # a parent outside the recording (the recorder itself) is not invented
-        proc = Process(pid, ts, forked, parent)
+    def begin(pid: int, ppid: int, ts: int, forked: bool, start_rest=None) -> Process:
+        parent = live.get(ppid)
+        proc = Process(pid, ppid, ts, forked, parent, start_rest)
         if parent is not None:
             if parent.children:
                 parent.children.append(proc)
             else:
                 parent.children = [proc]
-        self.live[pid] = proc
-        self.processes.append(proc)
+        live[pid] = proc
+        exited.discard(pid)
+        processes.append(proc)
         return proc
 
-    def current(self, pid: int, ppid: Optional[int], ts: int) -> Process:
-        proc = self.live.get(pid)
-        if proc is None or proc.end_ns is not None:
-            proc = self.begin(pid, ppid, ts, forked=False)
-        return proc
-
-    def add_lines(self, batch: list) -> bool:
-        """Fold a batch of canonical lines; False (nothing done) when it holds anything else."""
-        try:
-            text = b"\n".join(batch)
-        except TypeError:
-            return False  # events decoded from other forms
-        found = canonical_fields(text)
-        try:
-            columns = fold_columns(found) if found is not None else None
-        except OverflowError:
-            columns = None  # a pid beyond 64 bits
-        if columns is None:
-            return False  # Lost, ...: the general path
-        self.add_items(list(fold_items([int(fields[TIMESTAMP]) for fields in found], columns)))
-        return True
-
-    def add_items(self, items: list) -> None:
-        """Fold fold_items tuples."""
-        live, begin, current, status = self.live, self.begin, self.current, self.status
-        for kind, ts, pid, ppid, detail in items:
-            if kind == _FORK:
-                begin(pid, ppid, ts, True)
-            elif kind == _EXEC:
+    with collector_paused():
+        for batch in batches:
+            for code, ts, pid, parent, rest in batch:
+                if first_ns is None:
+                    first_ns = ts
+                last_ns = ts
+                if code == FORK:
+                    begin(pid, parent, ts, True, rest)
+                    continue
+                if code == LOST:
+                    lost.append((ts, pid))
+                    continue
                 proc = live.get(pid)
-                if proc is None or proc.end_ns is not None:
-                    proc = begin(pid, ppid, ts, False)
-                if proc.execs:
-                    proc.execs.append(ExecStep(ts, detail))
+                if proc is None:
+                    if code == EXIT and pid in exited:
+                        duplicates += 1
+                        if duplicates == 1:
+                            warn(f"pid {pid} exited twice (at {ts} ns too): the second Exit is ignored")
+                        continue
+                    proc = begin(pid, parent, ts, False)
+                if code == EXEC:
+                    if proc.execs:
+                        proc.execs.append(ExecStep(ts, rest))
+                    else:
+                        proc.execs = [ExecStep(ts, rest)]
+                elif code == EXIT:
+                    proc.end_ns = ts
+                    proc._rest = rest
+                    del live[pid]  # a later event for its pid is a new process
+                    exited.add(pid)
                 else:
-                    proc.execs = [ExecStep(ts, detail)]
-            elif kind == _EXIT:
-                proc = live.get(pid)
-                if proc is None or proc.end_ns is not None:
-                    proc = begin(pid, ppid, ts, False)
-                proc.end_ns = ts
-                proc.exit_code, proc.signal = status(detail)
-                del live[pid]  # a later event for its pid is a new process
-            else:  # SetSID, SetPGID: a process may first show up here
-                current(pid, ppid, ts)
-        if self.first_ns is None:
-            self.first_ns = items[0][1]
-        self.last_ns = items[-1][1]
+                    change = GroupChange(ts, "setsid" if code == SETSID else "setpgid", rest)
+                    if proc.changes:
+                        proc.changes.append(change)
+                    else:
+                        proc.changes = [change]
+    roots = [proc for proc in processes if proc.parent is None]
+    return Recording(processes, roots, first_ns or 0, last_ns or 0, lost, duplicates)
 
-    def status(self, tail: bytes) -> Tuple[Optional[int], Optional[int]]:
-        """(exit code, signal) from what follows an Exit's pgid; a few distinct tails recur."""
-        found = self.statuses.get(tail)
-        if found is None:
-            match = _EXIT_STATUS.search(tail)
-            code, signal = match.groups() if match else (b"null", b"null")
-            found = self.statuses[tail] = (None if code == b"null" else int(code),
-                                           None if signal == b"null" else int(signal))
-        return found
 
-    def add_record(self, record) -> None:
-        kind, event = fields_of(record)
-        ts = event["timestamp"]
-        if self.first_ns is None:
-            self.first_ns = ts
-        self.last_ns = ts
-        if kind == "Fork":
-            self.begin(event["child_pid"], event["parent_pid"], ts, forked=True)
-        elif kind in ("Exec", "Exit", "SetSID", "SetPGID"):
-            proc = self.current(event["pid"], event["ppid"], ts)
-            if kind == "Exec":
-                step = ExecStep(ts, tuple(event["cmdline"]), bool(event.get("cmdline_truncated")))
-                if proc.execs:
-                    proc.execs.append(step)
-                else:
-                    proc.execs = [step]
-            elif kind == "Exit":
-                proc.end_ns = ts
-                proc.exit_code = event.get("exit_code")
-                proc.signal = event.get("signal")
-                del self.live[event["pid"]]  # a later event for its pid is a new process
-        elif kind == "Lost":
-            self.lost += event["count"]
+_CODES = {Fork: FORK, Exec: EXEC, Exit: EXIT, SetSID: SETSID, SetPGID: SETPGID, Lost: LOST}
+
+
+def items_of_events(events: Iterable) -> Iterator[tuple]:
+    """Decoded events -> the fold items canonical.fold_columns makes of their lines."""
+    for event in events:
+        kind = type(event)
+        if kind is Lost:
+            yield LOST, event.timestamp, event.count, event.count, b""
+            continue
+        line = to_json(event).encode("utf-8")
+        if kind is Fork:
+            rest = line[line.index(b',"parent_pgid":') + 1:-2]
+            yield FORK, event.timestamp, event.child_pid, event.parent_pid, rest
+        else:
+            rest = line[line.index(b',"pgid":') + 1:-2]  # pgid comes before any string field
+            yield _CODES[kind], event.timestamp, event.pid, event.ppid, rest
+
+
+def narrowed(recording: Recording, root: Process) -> Recording:
+    """The part of the recording that is `root` and its descendants (--pid)."""
+    procs, stack = [], [root]
+    while stack:
+        proc = stack.pop()
+        procs.append(proc)
+        stack.extend(reversed(proc.children))
+    procs.sort(key=lambda proc: proc.start_ns)  # (stable: the order of first appearance among equals)
+    ends = [proc.end_ns if proc.end_ns is not None else recording.last_ns for proc in procs]
+    part = Recording(procs, [root], root.start_ns, max(ends), recording.lost, recording.duplicate_exits)
+    return part
+
+
+def hide_short_leaves(recording: Recording, min_ns: int) -> int:
+    """Leave out every process shorter than `min_ns` whose descendants are all left out too;
+    returns how many were (also kept in recording.hidden and hidden_below_ns)."""
+    last = recording.last_ns
+    hidden = set()
+    for proc in reversed(recording.processes):  # children come after their parents
+        end = proc.end_ns if proc.end_ns is not None else last
+        if end - proc.start_ns < min_ns and all(child in hidden for child in proc.children) \
+                and proc not in recording.roots:
+            hidden.add(proc)
+    if hidden:
+        for proc in recording.processes:
+            if proc.children:
+                proc.children = [child for child in proc.children if child not in hidden]
+        recording.processes = [proc for proc in recording.processes if proc not in hidden]
+    recording.hidden += len(hidden)
+    recording.hidden_below_ns = max(recording.hidden_below_ns, min_ns)
+    return len(hidden)

@@ -13,9 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from proctrace.cli import build_parser, main
-from proctrace.events import ParseError, read_records
-from proctrace.reader import read_chunks
-from proctrace.sort import keyed_line_batches
+from proctrace.events import ParseError
 
 ROOT = Path(__file__).resolve().parent.parent
 TRICKY = ROOT / "tests" / "data" / "recordings" / "tricky.jsonl"
@@ -112,25 +110,6 @@ def test_usage_errors_exit_2(args, capsys):
     assert info.value.code == 2
 
 
-# any byte string: either events, or the documented ParseError -- nothing else
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=300) | st.lists(st.sampled_from([GOOD, b"{", b"}\n", b'{"Exit":', b"\n", b"\xff",
-                                                            b'{"Lost":{"timestamp":1,"count":2}}\n']))
-       .map(b"".join))
-@example(b"\xef\xbb\xbf" + GOOD)
-def test_any_bytes_give_events_or_a_parse_error(data):
-    try:
-        for _ in read_records(read_chunks(io.BytesIO(data), chunk_size=7), source="x", warn=lambda m: None):
-            pass
-    except ParseError as err:
-        assert str(err).startswith("x:") and "\n" not in str(err)
-    try:
-        for _ in keyed_line_batches(read_chunks(io.BytesIO(data), chunk_size=5), source="x"):
-            pass
-    except ParseError as err:
-        assert str(err).startswith("x:") and "\n" not in str(err)
-
-
 def _proctrace(*args, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "proctrace", *args], cwd=ROOT, **kwargs)
 
@@ -154,11 +133,29 @@ def test_closed_output_pipe_ends_quietly(tmp_path):
         assert proc.wait() == 141 and b"Traceback" not in err and b"error" not in err, (args, err)
 
 
-def test_ctrl_c_ends_quietly_with_130():
+@pytest.mark.parametrize("args", [["sort"], ["render", "-f", "by-process"], ["render", "-f", "mermaid"]])
+def test_a_first_ctrl_c_on_a_pipe_lets_the_stage_finish_its_input(args):
+    # issue 10, point 4: Ctrl-C reaches the whole pipeline; `record` before us
+    # writes its last events and closes the pipe, and they must not be lost
+    proc = _proctrace(*args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(GOOD)
+    proc.stdin.flush()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    proc.stdin.write(GOOD.replace(b"timestamp\":1", b"timestamp\":2"))
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and b"error" not in err and b"Traceback" not in err
+    assert out.count(b'"child_pid":2') == 2 or b"pid 2" in out
+
+
+def test_a_second_ctrl_c_ends_quietly_with_130():
     proc = _proctrace("sort", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(GOOD)
     proc.stdin.flush()
     time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130 and err == b""

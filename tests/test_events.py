@@ -6,8 +6,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from proctrace.events import (ARGV, CODE, FORK_PARENT, PID, PPID, TAIL, TIMESTAMP, Exec, Exit, Fork, Lost, SetSID,
-                              UnknownKind, canonical_fields, from_json, merge_legacy, sorted_canonical_chunk, to_json)
+from proctrace.canonical import fold_columns, fold_items, rest_fields, sorted_chunk
+from proctrace.events import Exec, Exit, Fork, Lost, SetSID, UnknownKind, from_json, to_json
+from proctrace.pipeline import _merged as merge_legacy
 from strategies import events
 
 
@@ -59,9 +60,6 @@ def test_exec_args_fill_an_empty_cmdline():
     # an Exec at the end of one batch still gets the ExecArgs that starts the next
     split = [records[:1], records[1:3], records[3:]]
     assert [r for batch in merge_legacy(split) for r in batch] == expected
-    # canonical lines (bytes) are decoded only when an ExecArgs needs them
-    as_bytes = [to_json(records[0]).encode()] + records[1:]
-    assert [r for batch in merge_legacy([as_bytes]) for r in batch] == expected
 
 
 def test_unknown_kind_is_reported_as_such():
@@ -106,7 +104,7 @@ _SPOILERS = [(b'"pid"', b'"ppid"'), (b'"child_pid"', b'"pid"'), (b'"Fork"', b'"E
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(events, st.integers(-1, len(_SPOILERS) - 1)), min_size=1, max_size=6))
 @example([(Exit(1, 2, 3, 4, 5, None, 9), -1), (SetSID(1, 2, 3, 4, 5), 0), (Lost(1, 2), -1)])
-def test_canonical_fields_check_lines_as_the_canonical_pattern_does(pairs):
+def test_fold_columns_check_lines_as_the_line_pattern_does(pairs):
     lines = []
     for event, spoiler in pairs:
         line = to_json(event).encode("utf-8")
@@ -114,23 +112,24 @@ def test_canonical_fields_check_lines_as_the_canonical_pattern_does(pairs):
             line = line.replace(*_SPOILERS[spoiler])
         lines.append(line)
     body = b"\n".join(lines) + b"\n"
-    found = canonical_fields(body)
-    ordered = sorted_canonical_chunk(body)
-    assert (found is None) == (ordered is None)
-    if found is None:
+    scanned = fold_columns(body)
+    ordered = sorted_chunk(body)
+    assert (scanned is None) == (ordered is None)
+    if scanned is None:
         return
     assert ordered[2] == any(line.startswith(b'{"Lost"') for line in lines)  # whether it holds a Lost
-    for fields, line in zip(found, lines):
-        event = from_json(line)
+    keys, columns = scanned
+    decoded = sorted((from_json(line) for line in lines), key=lambda event: event.timestamp)
+    for (code, ts, pid, parent, rest), event in zip(fold_items(keys.tolist(), columns), decoded):
         kind = type(event).__name__
-        assert fields[CODE] == kind[2:3].encode()
-        assert int(fields[TIMESTAMP]) == event.timestamp
+        assert code == {"Fork": "F", "Exec": "E", "Exit": "X", "SetSID": "S", "SetPGID": "P", "Lost": "L"}[kind]
+        assert ts == event.timestamp
         if isinstance(event, Lost):
+            assert pid == event.count
             continue
-        assert int(fields[PID]) == (event.child_pid if isinstance(event, Fork) else event.pid)
-        assert int(fields[FORK_PARENT] or fields[PPID]) == (event.parent_pid if isinstance(event, Fork) else event.ppid)
-        if isinstance(event, Exec):
-            assert tuple(json.loads(fields[ARGV])) == event.cmdline
-            assert fields[TAIL] == (b',"cmdline_truncated":true' if event.cmdline_truncated else b"")
-        elif isinstance(event, Exit):
-            assert line.endswith(fields[TAIL] + b"}}") and (b"exit_code" in fields[TAIL]) == (event.exit_code is not None or event.signal is not None)
+        assert pid == (event.child_pid if isinstance(event, Fork) else event.pid)
+        assert parent == (event.parent_pid if isinstance(event, Fork) else event.ppid)
+        fields = rest_fields(rest)
+        for name, value in fields.items():
+            expected = getattr(event, name)
+            assert (tuple(value) if name == "cmdline" else value) == expected

@@ -13,9 +13,13 @@ from hypothesis import strategies as st
 
 from proctrace.cli import main
 from proctrace.events import Exec, Exit, Fork, to_json
-from proctrace.render import RENDERERS, by_process, mermaid
-from proctrace.render.mermaid import command_label, escape_label, render as render_mermaid
-from strategies import argvs, histories
+from proctrace.model import fold, items_of_events
+from proctrace.render import RENDERERS
+from proctrace.render.mermaid import command_label, escape_label, render as _render_mermaid
+
+
+def render_mermaid(batches, *, warn):
+    return _render_mermaid(fold(items_of_events(batch) for batch in batches), warn=warn)
 
 HERE = Path(__file__).parent
 RECORDINGS = sorted((HERE / "data" / "recordings").glob("*.jsonl"))
@@ -78,63 +82,11 @@ def test_oversized_chart_is_reported():
     assert len(warnings) == 1 and "maxTextSize" in warnings[0]
 
 
-def _prepared_batches(events, chunk_lines, prepare_chunk, unpack_chunk):
-    """The events as the CLI hands them to a renderer from a file: chunks of
-    lines prepared (in the helper) and unpacked (in the main process), or the
-    lines themselves where prepare_chunk declines the chunk."""
-    lines = [to_json(event).encode() for event in events]
-    batches = []
-    for start in range(0, len(lines), chunk_lines):
-        body = b"\n".join(lines[start:start + chunk_lines]) + b"\n"
-        prepared = prepare_chunk(body)
-        batches.append(unpack_chunk(body, prepared)[1] if prepared is not None else lines[start:start + chunk_lines])
-    return batches
-
-
-@settings(max_examples=300, deadline=None)
-@given(histories(), st.integers(1, 8))
-def test_chart_of_prepared_chunks_is_the_chart_of_the_events(events, chunk_lines):
-    batches = _prepared_batches(events, chunk_lines, mermaid.prepare_chunk, mermaid.unpack_chunk)
-    assert b"".join(render_mermaid(batches, warn=list)) == b"".join(render_mermaid([events], warn=list))
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(argvs, min_size=1, max_size=5))
-def test_labels_of_many_command_lines_at_once_are_those_of_each(cmdlines):
-    # the JSON text of each cmdline as the line holds it: {"Exec":{..., "cmdline":[...]}}
-    texts = [to_json(Exec(1, 2, 1, 2, cmdline)).encode()[:-2].split(b'"cmdline":', 1)[1] for cmdline in cmdlines]
-    labels = mermaid._plain_commands(texts)
-    if labels is not None:
-        assert labels == [command_label(cmdline) for cmdline in cmdlines]
-
-
-def test_plain_command_lines_are_labelled_at_once():
-    texts = [b'["cc","-c","x.c"]', b'["/nix/store/zzmqcgd2vrql9656a2fkwk948r38mgai-coreutils-9.3/bin/dirname","a]"]',
-             b'["' + b"y" * 120 + b'"]']
-    assert mermaid._plain_commands(texts) == ["cc -c x.c", "<store>/dirname a]", command_label(["y" * 120])]
-    assert mermaid._plain_commands([b'["a b"]']) is None and mermaid._plain_commands([b'["a",""]']) is None
-
-
-@pytest.mark.parametrize("fmt", ["mermaid", "by-process"])
+@pytest.mark.parametrize("fmt", ["mermaid", "by-process", "multiplexed"])
 def test_pids_beyond_64_bits_are_rendered_too(fmt, tmp_path, capsys):
     events = [Fork(1, 1, 2**70, 1), Exec(2, 2**70, 1, 2**70, ("a",)), Exit(3, 2**70, 1, 2**70)]
     path = tmp_path / "big.jsonl"
     path.write_bytes(b"".join(to_json(event).encode() + b"\n" for event in events))
     assert main(["render", "-f", fmt, "-i", str(path)]) == 0
-    renderer = mermaid if fmt == "mermaid" else by_process  # mermaid's prepare_chunk declines them
-    assert capsys.readouterr().out == b"".join(renderer.render([events], warn=list)).decode()
-
-
-@settings(max_examples=300, deadline=None)
-@given(histories(), st.integers(1, 8))
-def test_groups_of_prepared_chunks_are_the_groups_of_the_events(events, chunk_lines):
-    batches = _prepared_batches(events, chunk_lines, by_process.prepare_chunk, by_process.unpack_chunk)
-    assert b"".join(by_process.render(batches, warn=list)) == b"".join(by_process.render([events], warn=list))
-
-
-@given(st.permutations(range(6)))
-def test_a_chunk_is_put_in_order_where_it_is_read(order):
-    events = [Fork(10 + i, 1, 2 + i, 1) for i in range(6)]
-    body = b"".join(to_json(events[i]).encode() + b"\n" for i in order)
-    keys, lines = by_process.unpack_chunk(body, by_process.prepare_chunk(body))
-    assert keys == list(range(10, 16)) and lines == [to_json(event).encode() for event in events]
+    out = capsys.readouterr().out
+    assert "1180591620717411303424" in out

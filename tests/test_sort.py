@@ -8,8 +8,19 @@ from hypothesis import strategies as st
 
 from proctrace.events import ParseError
 from proctrace.reader import read_chunks
-from proctrace.sort import (SortStats, format_duration, keyed_line_batches, parse_duration,
-                            sort_batches, timestamp_of_line)
+from proctrace.canonical import chunk_keys, run_keys
+from proctrace.events import timestamp_of_line
+from proctrace.pipeline import _keyed_lines
+from proctrace.sort import SortStats, format_duration, parse_duration, sort_batches as _sort_batches
+
+
+def sort_batches(batches, **options):
+    return _sort_batches(batches, keys_of_run=run_keys, **options)
+
+
+def keyed_line_batches(chunks, *, source):
+    """The sort subcommand's batches of chunks of lines."""
+    return _keyed_lines(((chunk, chunk_keys(chunk)) for chunk in chunks), source)
 
 keys = st.lists(st.integers(0, 200), max_size=60)
 windows = st.integers(0, 50)

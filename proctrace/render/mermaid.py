@@ -17,27 +17,15 @@ from __future__ import annotations
 
 import re
 
-from functools import partial
 from itertools import islice
 
-from proctrace.events import canonical_columns
-from proctrace.model import ExecStep, Process, Recording, collector_paused, fold_batches, fold_columns, fold_items
+from proctrace.model import ExecStep, Process, Recording
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Callable, Iterable, Iterator, List, Optional, Tuple
+    from typing import Callable, Iterator, List, Optional, Tuple
 
-__all__ = ["render", "prepare_chunk", "unpack_chunk", "DESCRIPTION", "STREAMING", "HELPER_SHARE", "TAKES_RUNS",
-           "MAX_TEXT_SIZE", "escape_label", "command_label", "command_labels"]
-
-DESCRIPTION = "a Mermaid gantt chart of the process tree"
-STREAMING = False
-# of every n chunks, how many a helper process checks and reads the fields and labels of (see parallel.py):
-# folding keeps the main process busy, and the chart can only begin once every line is read.  Measured
-# at 1M events (5 runs each): 2 of 3 took 2.81 s, 3 of 5 2.86 s, 5 of 7 3.07 s, 4 of 5 3.16 s.
-HELPER_SHARE = (2, 3)
-# whether batches may hold sort.Run items (many lines in one bytes object): it needs every line on its own
-TAKES_RUNS = False
+__all__ = ["render", "MAX_TEXT_SIZE", "escape_label", "command_label"]
 
 # Mermaid draws an error instead of a chart above this many characters.
 MAX_TEXT_SIZE = 50_000
@@ -56,33 +44,14 @@ KEYWORD_AT_LINE_START = re.compile(
 UNPRINTABLE = re.compile("[\x00-\x1f\x7f\udc80-\udcff]")
 ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 NEEDS_QUOTES = re.compile(r"[\s'\"]")
+
+
 def _show_unprintable(match: re.Match) -> str:
     char = match.group()
     if char in ESCAPES:
         return ESCAPES[char]
     code = ord(char)
     return "\\x%02x" % (code - 0xDC00 if code >= 0xDC80 else code)
-
-
-def prepare_chunk(body: bytes) -> Optional[tuple]:
-    """What the fold needs of a chunk's lines, in columns (see events.canonical_columns); None
-    when some line is not canonical, a Lost, or an Exec with an empty cmdline.
-
-    It runs where the chunk is read, in the helper process for a large file,
-    so that the main process only folds.  An empty cmdline is left to the
-    general path because a legacy ExecArgs after it fills it in (see
-    events.merge_legacy), which only a line or an event can take.
-    """
-    if b'"cmdline":[]' in body:
-        return None
-    return canonical_columns(body, _fold_columns)
-
-
-def unpack_chunk(body: bytes, prepared: tuple) -> Tuple[List[int], List[tuple]]:
-    """prepare_chunk's result -> (timestamps, model.fold_items tuples), in timestamp order."""
-    keys, columns = prepared
-    stamps = keys.tolist()
-    return stamps, list(fold_items(stamps, columns))
 
 
 def command_label(cmdline, *, limit: int = MAX_LABEL) -> str:
@@ -109,72 +78,9 @@ def _shortened(text: str, limit: int) -> str:
     return text
 
 
-def command_labels(steps: List[Optional[ExecStep]], *, limit: int = MAX_LABEL) -> List[str]:
-    """command_label of each step's cmdline ("" for None), for many steps at once."""
-    present = [step for step in steps if step is not None]
-    argvs = [step.argv_json for step in present]
-    labels = None if None in argvs else _plain_commands(argvs, limit)
-    if labels is None:
-        labels = [command_label(step.cmdline, limit=limit) for step in present]
-    if len(present) == len(steps):
-        return labels
-    found = iter(labels)
-    return [next(found) if step is not None else "" for step in steps]
-
-
-# A cmdline in JSON (["cc","-c","x.c"]) whose label is its arguments joined by
-# spaces: nothing to quote (no blank, quote or empty argument), nothing
-# unprintable, no escape.
-_NOT_PLAIN = bytes(range(0x0a)) + bytes(range(0x0b, 0x20)) + b" '\\\x7f"  # and '""', an empty one
-
-
-def _plain_commands(argvs: List[bytes], limit: int = MAX_LABEL) -> Optional[List[str]]:
-    """command_label for a column of cmdlines in JSON (b"" for none: ""), when every
-    one is plain; else None.
-
-    Most are (compiler and tool runs): then a few passes over all of them
-    joined do in C what command_label does a label at a time.  JSON strings
-    hold no raw quote, so '","' only ever separates two arguments.
-    """
-    cmdlines = len(argvs) - argvs.count(b"")
-    text = b"\n" + b"\n".join(argvs) + b"\n"
-    # each one is ["...", ...]: a '\n["' and a '"]\n' each (newlines only come between them)
-    if not (text.count(b'\n["') == cmdlines == text.count(b'"]\n') and text.isascii()
-            and len(text.translate(None, _NOT_PLAIN)) == len(text) and b'""' not in text):
-        return None
-    text = text.replace(b'\n["', b"\n").replace(b'"]\n', b"\n").replace(b'","', b" ").decode("ascii")[1:-1]
-    if "/nix/store/" in text:
-        text = NIX_STORE.sub("<store>/", text)  # a match never spans a newline
-    labels = text.split("\n")
-    if len(labels) != len(argvs):
-        return None  # a raw newline: not a line we checked
-    if max(map(len, labels)) > limit:
-        labels = [_shortened(label, limit) for label in labels]
-    return labels
-
-
-def _shown_commands(argvs: List[bytes]) -> Optional[List[str]]:
-    """The escaped labels of many cmdlines, as model.fold_columns asks for them.
-
-    It runs where the lines are read, so that the chart, which can only
-    begin once every line is read, has less to do.
-    """
-    labels = _plain_commands(argvs)
-    return escape_labels(labels) if labels is not None else None
-
-
-_fold_columns = partial(fold_columns, describe=_shown_commands)
-
-
 def _commands(steps: List[Optional[ExecStep]]) -> Tuple[List[str], bool]:
     """The escaped command label of each step ("" for None), and whether one may be truncated."""
-    shown = [step.label if step is not None else None for step in steps]
-    if None not in shown:
-        return shown, False  # labels made where the lines were read: none truncated
-    missing = [step for step, text in zip(steps, shown) if text is None and step is not None]
-    made = iter(escape_labels(command_labels(missing)))
-    return [text if text is not None else next(made) if step is not None else ""
-            for step, text in zip(steps, shown)], True
+    return escape_labels([command_label(step.cmdline) if step is not None else "" for step in steps]), True
 
 
 def escape_label(text: str) -> str:
@@ -285,7 +191,7 @@ def _chart(recording: Recording) -> Iterator[str]:
     origin, end = recording.first_ns, recording.last_ns
     title = "Process Trace"
     if recording.lost:
-        title += f" (incomplete: {recording.lost} events lost)"
+        title += f" (incomplete: {recording.lost_count} events lost)"
     # seconds.milliseconds wrap after a minute: longer recordings show minutes
     axis = "%S.%L" if end - origin < 60_000_000_000 else "%H:%M:%S"
     yield (f"gantt\n    title {escape_label(title)}\n    dateFormat x\n    axisFormat {axis}\n"
@@ -315,16 +221,12 @@ def _chart(recording: Recording) -> Iterator[str]:
 _TASKS_PER_PIECE = 4096
 
 
-def render(batches: Iterable[list], *, warn: Callable[[str], None]) -> Iterator[bytes]:
-    """Batches of records in timestamp order -> the text of a Mermaid gantt chart."""
-    with collector_paused():  # a chart of many processes allocates much and frees little
-        recording = fold_batches(batches)
-        size = 0
-        for piece in _chart(recording):
-            size += len(piece)
-            yield piece.encode("utf-8")
-        recording.dismantle()
-        del recording
+def render(recording: Recording, *, warn: Callable[[str], None], options=None) -> Iterator[bytes]:
+    """The process model -> the text of a Mermaid gantt chart."""
+    size = 0
+    for piece in _chart(recording):
+        size += len(piece)
+        yield piece.encode("utf-8")
     if size > MAX_TEXT_SIZE:
         warn(f"the chart is {size} characters; Mermaid refuses more than {MAX_TEXT_SIZE} "
              f"by default and draws an error instead: raise maxTextSize in your Mermaid "
