@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from typing import List, Optional, Sequence, Tuple
 
 __all__ = ["lines_of", "sorting_order", "chunk_keys", "sorted_chunk", "chunk_order", "fold_columns",
-           "fold_items", "line_owners", "rest_fields", "lost_counts", "run_keys", "run_digits", "is_canonical", "canonical_timestamp",
+           "fold_items", "line_owners", "rest_fields", "cmdline_of", "lost_counts", "run_keys", "run_digits", "is_canonical", "canonical_timestamp",
            "FORK", "EXEC", "EXIT", "SETSID", "SETPGID", "LOST"]
 
 
@@ -134,19 +134,20 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def _accepted(body: bytes, which: str) -> Optional[list]:
+def _accepted(body: bytes, which: str, lines: Optional[List[bytes]] = None) -> Optional[list]:
     """The pattern's groups for each line of the chunk, when every line is
     canonical and none needs the general path for another reason (see the
-    module docstring); else None."""
+    module docstring); else None.  `lines`: the chunk's lines, when the
+    caller splits it anyway (else they are counted, which is cheaper)."""
     if not (body.isascii() or _is_utf8(body)) or b'"cmdline":[]' in body:
         return None
     plain, full = _PATTERNS[which]
     plain_chunk = len(body.translate(None, _CONTROL_OR_ESCAPE)) == len(body)
     found = _compiled(plain if plain_chunk else full).findall(body)
+    if lines is not None:
+        return found if len(found) == len(lines) else None  # else some line did not match
     end = len(body) - 1 if body.endswith(b"\n") else len(body)
-    if len(found) != body.count(b"\n", 0, end) + 1:
-        return None  # some line did not match (counting lines is cheaper than splitting them)
-    return found
+    return found if len(found) == body.count(b"\n", 0, end) + 1 else None
 
 
 def is_canonical(line: bytes) -> bool:
@@ -218,10 +219,11 @@ def _sorted_text(lines: List[bytes], keys: List[int]) -> Optional[Tuple[bytes, a
 def sorted_chunk(body: bytes) -> Optional[Tuple[bytes, array, bool]]:
     """For a line format that writes lines whole: the chunk's lines sorted and
     joined, their keys, and whether one is a Lost; None to decline."""
-    found = _accepted(body, "lines")
+    lines = lines_of(body)
+    found = _accepted(body, "lines", lines)
     if found is None:
         return None
-    ordered = _sorted_text(lines_of(body), list(map(int, map(_timestamp, found))))
+    ordered = _sorted_text(lines, list(map(int, map(_timestamp, found))))
     return None if ordered is None else ordered + (any(map(_LOST_TIMESTAMP, found)),)
 
 
@@ -283,12 +285,17 @@ def fold_columns(body: bytes) -> Optional[Tuple[array, Tuple[str, array, array, 
         pick = itemgetter(*order)  # at least two lines: a single line is in order
         keys, found = pick(keys), pick(found)
     codes = "".join(map(_CODE_OF.__getitem__, map(_KINDS, found)))
+    # equal rests (an Exit's status, a Fork's parent_pgid recur) become one
+    # object: pickled once, and held once by the model
+    rests = list(map(_RESTS, found))
+    seen: dict = {}
+    rests = list(map(seen.setdefault, rests, rests))
     try:
         return array("Q", keys), (
             codes,
             array("Q", map(int, map(_join, map(_PIDS_OF, found), map(_COUNTS, found)))),
             array("Q", map(int, map(_join3, map(_PARENTS, found), map(_PPIDS, found), map(_COUNTS, found)))),
-            list(map(_RESTS, found)))
+            rests)
     except OverflowError:
         return None  # beyond 64 bits
 
@@ -305,6 +312,18 @@ def fold_items(keys: List[int], columns: Tuple[str, array, array, list]):
     """fold_columns' result -> a (code, timestamp, pid, parent pid, rest) tuple a line."""
     codes, pids, parents, rests = columns
     return zip(codes, keys, pids.tolist(), parents.tolist(), rests)
+
+
+def cmdline_of(rest: bytes) -> Tuple[str, ...]:
+    """The cmdline in an Exec's rest, three times faster than rest_fields when it holds no escape."""
+    start = rest.index(b'"cmdline":[') + 11
+    if b"\\" not in rest:
+        # no escapes: strings hold no quotes, so '","' only ever separates two
+        if rest.startswith(b"]", start):
+            return ()
+        end = rest.index(b'"]', start)
+        return tuple(rest[start + 1:end].decode("utf-8").split('","'))
+    return tuple(rest_fields(rest)["cmdline"])
 
 
 def rest_fields(rest: bytes) -> dict:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 
-from proctrace.canonical import EXEC, EXIT, FORK, LOST, SETPGID, SETSID, rest_fields
+from proctrace.canonical import EXEC, EXIT, FORK, LOST, SETPGID, SETSID, cmdline_of, rest_fields
 from proctrace.events import Exec, Exit, Fork, Lost, SetPGID, SetSID, to_json
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -33,42 +33,42 @@ if TYPE_CHECKING:
 __all__ = ["ExecStep", "GroupChange", "Process", "Recording", "fold", "items_of_events", "collector_paused"]
 
 
-def _fields(holder) -> dict:
-    """The decoded rest of an event, decoded once and kept."""
-    raw = holder._rest
-    if type(raw) is bytes:
-        raw = holder._rest = rest_fields(raw)
-    return raw
-
-
 class ExecStep:
-    """One exec of a process: when, and the exact argv, filename, group and session it had."""
+    """One exec of a process: when, and the exact argv, filename, group and session it had.
+
+    The fields stay JSON text, decoded each time they are read: a model of
+    a million events cannot keep them all decoded (hundreds of megabytes).
+    """
 
     __slots__ = ("timestamp", "_rest")
 
-    def __init__(self, timestamp: int, rest):
+    def __init__(self, timestamp: int, rest: bytes):
         self.timestamp = timestamp
-        self._rest = rest  # the Exec's fields from pgid on, as JSON text until asked for
+        self._rest = rest  # the Exec's fields from pgid on
+
+    def fields(self) -> dict:
+        """All the Exec's fields but the timestamp and pids, decoded at once."""
+        return rest_fields(self._rest)
 
     @property
     def cmdline(self) -> Tuple[str, ...]:
-        return tuple(_fields(self)["cmdline"])
+        return cmdline_of(self._rest)
 
     @property
     def filename(self) -> Optional[str]:
-        return _fields(self).get("filename")
+        return self.fields().get("filename")
 
     @property
     def pgid(self) -> int:
-        return _fields(self)["pgid"]
+        return self.fields()["pgid"]
 
     @property
     def sid(self) -> Optional[int]:
-        return _fields(self).get("sid")
+        return self.fields().get("sid")
 
     @property
     def truncated(self) -> bool:
-        return bool(_fields(self).get("cmdline_truncated"))
+        return self._rest.endswith(b',"cmdline_truncated":true')
 
     def __repr__(self) -> str:
         return f"ExecStep({self.timestamp}, {self.cmdline!r})"
@@ -77,20 +77,13 @@ class ExecStep:
 class GroupChange:
     """A setsid or setpgid of a process: the group (and session) it moved to, and when."""
 
-    __slots__ = ("timestamp", "kind", "_rest")
+    __slots__ = ("timestamp", "kind", "pgid", "sid")
 
-    def __init__(self, timestamp: int, kind: str, rest):
+    def __init__(self, timestamp: int, kind: str, pgid: int, sid: Optional[int]):
         self.timestamp = timestamp
         self.kind = kind  # "setsid" or "setpgid"
-        self._rest = rest
-
-    @property
-    def pgid(self) -> int:
-        return _fields(self)["pgid"]
-
-    @property
-    def sid(self) -> Optional[int]:
-        return _fields(self).get("sid")
+        self.pgid = pgid
+        self.sid = sid
 
     def __repr__(self) -> str:
         return f"GroupChange({self.timestamp}, {self.kind!r}, pgid={self.pgid}, sid={self.sid})"
@@ -101,27 +94,30 @@ class Process:
 
     `ppid` is the parent pid the events name; `parent` is that process when
     the recording holds it (None for a root).  `end_ns` is None when no
-    Exit was seen.
+    Exit was seen.  What most processes have one of (an exec) or none of
+    (children, setsid) is kept without a list until there are more.
     """
 
-    __slots__ = ("pid", "ppid", "start_ns", "forked", "parent", "execs", "children", "changes",
-                 "end_ns", "_start", "_rest")
+    __slots__ = ("pid", "_ppid", "start_ns", "forked", "parent", "_execs", "children", "changes",
+                 "end_ns", "start_pgid", "_exit")
 
     def __init__(self, pid: int, ppid: Optional[int], start_ns: int, forked: bool, parent: Optional[Process],
-                 start_rest=None):
+                 start_pgid: Optional[int] = None):
         self.pid = pid
-        self.ppid = ppid
+        self._ppid = None if parent is not None and parent.pid == ppid else ppid
         self.start_ns = start_ns
         self.forked = forked                   # its Fork was seen (else it ran before the recording)
         self.parent = parent
-        # most processes exec once and have no children: share one empty tuple
-        # until there is something to hold (a third less memory on big builds)
-        self.execs: Sequence[ExecStep] = ()
+        self._execs = None                     # None, one ExecStep, or a list of them
         self.children: Sequence[Process] = ()  # in order of start: events come in time order
         self.changes: Sequence[GroupChange] = ()
         self.end_ns: Optional[int] = None
-        self._start = start_rest               # the Fork's parent_pgid, as JSON text
-        self._rest = None                      # the Exit's fields from pgid on
+        self.start_pgid = start_pgid           # its group at its fork (its parent's); None: fork not seen
+        self._exit: Optional[Tuple[int, Optional[int], Optional[int], Optional[int]]] = None  # pgid, sid, code, signal
+
+    @property
+    def ppid(self) -> Optional[int]:
+        return self._ppid if self._ppid is not None or self.parent is None else self.parent.pid
 
     @property
     def key(self) -> Tuple[int, int]:
@@ -129,34 +125,42 @@ class Process:
         return self.pid, self.start_ns
 
     @property
+    def execs(self) -> Sequence[ExecStep]:
+        execs = self._execs
+        if execs is None:
+            return ()
+        return [execs] if type(execs) is ExecStep else execs
+
+    def add_exec(self, step: ExecStep) -> None:
+        execs = self._execs
+        if execs is None:
+            self._execs = step
+        elif type(execs) is ExecStep:
+            self._execs = [execs, step]
+        else:
+            execs.append(step)
+
+    @property
     def exit_code(self) -> Optional[int]:
-        return _fields(self).get("exit_code") if self._rest is not None else None
+        return self._exit[2] if self._exit is not None else None
 
     @property
     def signal(self) -> Optional[int]:
-        return _fields(self).get("signal") if self._rest is not None else None
+        return self._exit[3] if self._exit is not None else None
 
     @property
     def exit_pgid(self) -> Optional[int]:
-        return _fields(self)["pgid"] if self._rest is not None else None
+        return self._exit[0] if self._exit is not None else None
 
     @property
     def exit_sid(self) -> Optional[int]:
-        return _fields(self).get("sid") if self._rest is not None else None
-
-    @property
-    def start_pgid(self) -> Optional[int]:
-        """Its process group at its fork (its parent's): None when its fork was not seen."""
-        if self._start is None:
-            return None
-        if type(self._start) is bytes:
-            self._start = rest_fields(self._start)
-        return self._start["parent_pgid"]
+        return self._exit[1] if self._exit is not None else None
 
     @property
     def failed(self) -> bool:
         """Killed by a signal or exited with a non-zero code."""
-        return self._rest is not None and (self.signal is not None or bool(self.exit_code))
+        status = self._exit
+        return status is not None and (status[3] is not None or bool(status[2]))
 
     @property
     def command(self) -> Tuple[str, ...]:
@@ -166,8 +170,9 @@ class Process:
 
     def command_step(self) -> Optional[ExecStep]:
         """The exec whose program it ran last: its own last one, or its parent's at its fork."""
-        if self.execs:
-            return self.execs[-1]
+        execs = self._execs
+        if execs is not None:
+            return execs if type(execs) is ExecStep else execs[-1]
         return self.step_at(self.start_ns)
 
     def step_at(self, ns: int) -> Optional[ExecStep]:
@@ -246,25 +251,53 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+class _PidSet:
+    """A set of pids, as bits for the usual ones (pid_max is at most 2**22): a
+    million-event recording's exited pids cost 512 KiB, not 20 MB."""
+
+    def __init__(self):
+        self.bits = bytearray(1 << 19)
+        self.large = set()
+
+    def add(self, pid: int) -> None:
+        if pid < 1 << 22:
+            self.bits[pid >> 3] |= 1 << (pid & 7)
+        else:
+            self.large.add(pid)
+
+    def discard(self, pid: int) -> None:
+        if pid < 1 << 22:
+            self.bits[pid >> 3] &= ~(1 << (pid & 7)) & 0xFF
+        else:
+            self.large.discard(pid)
+
+    def __contains__(self, pid: int) -> bool:
+        if pid < 1 << 22:
+            return bool(self.bits[pid >> 3] & (1 << (pid & 7)))
+        return pid in self.large
+
+
 def fold(batches: Iterable[Iterable[tuple]], *, warn: Callable[[str], None] = lambda message: None) -> Recording:
     """Batches of fold items in timestamp order -> the recording's processes."""
     processes: List[Process] = []
     live: Dict[int, Process] = {}   # pid -> its process, until that exits
-    exited = set()                  # pids whose last process exited: a second Exit is a duplicate
+    exited = _PidSet()              # pids whose last process exited: a second Exit is a duplicate
     lost: List[Tuple[int, int]] = []
+    # an Exit's fields after its pids, and a Fork's parent_pgid, recur: decoded once each
+    statuses: Dict[bytes, tuple] = {}
+    pgids: Dict[bytes, int] = {}
     first_ns = last_ns = None
     duplicates = 0
 
-    def begin(pid: int, ppid: int, ts: int, forked: bool, start_rest=None) -> Process:
+    def begin(pid: int, ppid: int, ts: int, forked: bool, start_pgid: Optional[int] = None) -> Process:
         parent = live.get(ppid)
-        proc = Process(pid, ppid, ts, forked, parent, start_rest)
+        proc = Process(pid, ppid, ts, forked, parent, start_pgid)
         if parent is not None:
             if parent.children:
                 parent.children.append(proc)
             else:
                 parent.children = [proc]
         live[pid] = proc
-        exited.discard(pid)
         processes.append(proc)
         return proc
 
@@ -275,7 +308,11 @@ def fold(batches: Iterable[Iterable[tuple]], *, warn: Callable[[str], None] = la
                     first_ns = ts
                 last_ns = ts
                 if code == FORK:
-                    begin(pid, parent, ts, True, rest)
+                    pgid = pgids.get(rest)
+                    if pgid is None:
+                        pgid = pgids[rest] = rest_fields(rest)["parent_pgid"]
+                    begin(pid, parent, ts, True, pgid)
+                    exited.discard(pid)
                     continue
                 if code == LOST:
                     lost.append((ts, pid))
@@ -288,18 +325,23 @@ def fold(batches: Iterable[Iterable[tuple]], *, warn: Callable[[str], None] = la
                             warn(f"pid {pid} exited twice (at {ts} ns too): the second Exit is ignored")
                         continue
                     proc = begin(pid, parent, ts, False)
+                    exited.discard(pid)
                 if code == EXEC:
-                    if proc.execs:
-                        proc.execs.append(ExecStep(ts, rest))
-                    else:
-                        proc.execs = [ExecStep(ts, rest)]
+                    proc.add_exec(ExecStep(ts, rest))
                 elif code == EXIT:
+                    status = statuses.get(rest)
+                    if status is None:
+                        fields = rest_fields(rest)
+                        status = statuses[rest] = (fields["pgid"], fields.get("sid"), fields.get("exit_code"),
+                                                   fields.get("signal"))
                     proc.end_ns = ts
-                    proc._rest = rest
+                    proc._exit = status
                     del live[pid]  # a later event for its pid is a new process
                     exited.add(pid)
                 else:
-                    change = GroupChange(ts, "setsid" if code == SETSID else "setpgid", rest)
+                    fields = rest_fields(rest)
+                    change = GroupChange(ts, "setsid" if code == SETSID else "setpgid", fields["pgid"],
+                                         fields.get("sid"))
                     if proc.changes:
                         proc.changes.append(change)
                     else:

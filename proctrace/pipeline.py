@@ -132,7 +132,7 @@ def _selected(recording: Recording, options: RenderOptions, source: str, warn: C
 
 
 def _unpack_lines(whole: bool, on_lost: Callable[[int], None]):
-    """How a line format's scanned chunk becomes a batch: a Run, or its lines in order."""
+    """How a line format's scanned chunk becomes (its line count, a batch): a Run, or its lines in order."""
     def unpack(body: bytes, scanned) -> tuple:
         if whole:
             text, keys, has_lost = scanned
@@ -143,18 +143,19 @@ def _unpack_lines(whole: bool, on_lost: Callable[[int], None]):
             lines = canonical.lines_of(body)
             if order is not None:
                 lines = [lines[index] for index in order]
-            batch = keys.tolist(), lines
+            keys = keys.tolist()
+            batch = keys, lines
         if has_lost:
             for count in canonical.lost_counts(body):
                 on_lost(count)
-        return batch
+        return len(keys), batch
     return unpack
 
 
 def _unpack_items(body: bytes, scanned) -> tuple:
     keys, columns = scanned
     keys = keys.tolist()
-    return keys, list(canonical.fold_items(keys, columns))
+    return len(keys), (keys, list(canonical.fold_items(keys, columns)))
 
 
 def _scanned(prepared: Iterable[Tuple[bytes, object]], source: str, warn: Callable[[str], None],
@@ -164,8 +165,9 @@ def _scanned(prepared: Iterable[Tuple[bytes, object]], source: str, warn: Callab
     lineno = 1
     for body, scanned in prepared:
         if scanned is not None:
-            lineno += body.count(b"\n") + (not body.endswith(b"\n"))
-            yield unpack(body, scanned)
+            lines, batch = unpack(body, scanned)
+            lineno += lines
+            yield batch
             continue
         lines = canonical.lines_of(body)
         first, lineno = lineno, lineno + len(lines)

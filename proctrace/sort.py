@@ -179,12 +179,18 @@ def _write(heap: list, limit: Optional[int], keys_of_run) -> Optional[Tuple[list
             bound, inclusive = heap[0][0], arrival < heap[0][1]
         else:
             bound, inclusive = None, True
-        if limit is not None and (bound is None or limit < bound):
+        at_limit = limit is not None and (bound is None or limit < bound)
+        if at_limit:
             bound, inclusive = limit, True
         if bound is None or held.last < bound or held.last == bound and inclusive:
             out += held.rest()
             last_key = held.last
             continue
+        if at_limit and type(held.items) is Run:
+            # a Run waits whole until the window has passed its last line:
+            # cutting each one at the window's edge would read every key
+            heapq.heappush(heap, (first, arrival, held))
+            break
         keys = held.keys
         if keys is None:
             keys = held.keys = keys_of_run(held.items)
