@@ -159,3 +159,15 @@ def test_a_second_ctrl_c_ends_quietly_with_130():
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130 and err == b""
+
+
+@pytest.mark.parametrize("closed, message", [("0", "<stdin>: standard input is closed"),
+                                             ("1", "<stdout>: standard output is closed")])
+@pytest.mark.parametrize("command", [["sort"], ["render", "-f", "mermaid"]])
+def test_a_closed_standard_stream_is_one_error_line(closed, message, command):
+    # issue 10, point 2: `proctrace sort <&-` gave an AttributeError traceback
+    redirect = "<&-" if closed == "0" else ">&-"
+    args = ["sh", "-c", f'exec "$@" {redirect}', "sh", sys.executable, "-m", "proctrace", *command]
+    out = subprocess.run(args, cwd=ROOT, stdin=subprocess.DEVNULL if closed == "1" else None,
+                         stdout=subprocess.PIPE if closed == "0" else None, stderr=subprocess.PIPE)
+    assert out.returncode == 1 and out.stderr.decode() == f"proctrace: error: {message}\n"

@@ -41,7 +41,7 @@ NIX_STORE = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s]*/(?:s?bin/)?")
 KEYWORD_AT_LINE_START = re.compile(
     r"\n(?i:section|title|includes|excludes|dateformat|axisformat|tickinterval|todaymarker"
     r"|topaxis|inclusiveenddates|weekday|click|gantt|\d{4}-\d{2}-\d{2})")
-UNPRINTABLE = re.compile("[\x00-\x1f\x7f\udc80-\udcff]")
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 NEEDS_QUOTES = re.compile(r"[\s'\"]")
 
@@ -51,6 +51,8 @@ def _show_unprintable(match: re.Match) -> str:
     if char in ESCAPES:
         return ESCAPES[char]
     code = ord(char)
+    if 0xD800 <= code < 0xDC80 or code > 0xDCFF:
+        return "\\u%04x" % code  # a lone surrogate that stands for no byte
     return "\\x%02x" % (code - 0xDC00 if code >= 0xDC80 else code)
 
 
