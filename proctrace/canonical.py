@@ -37,12 +37,12 @@ TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import List, Optional, Sequence, Tuple
 
-__all__ = ["lines_of", "sorting_order", "chunk_keys", "sorted_chunk", "chunk_order", "fold_columns",
-           "fold_items", "line_owners", "rest_fields", "cmdline_of", "lost_counts", "run_keys", "run_digits", "is_canonical", "canonical_timestamp",
+__all__ = ["chunk_keys", "sorted_chunk", "chunk_order", "fold_columns",
+           "fold_items", "line_owners", "rest_fields", "cmdline_of", "lost_counts", "run_keys",
            "FORK", "EXEC", "EXIT", "SETSID", "SETPGID", "LOST"]
 
 
-def sorting_order(keys: Sequence[int]) -> Optional[array]:
+def _sorting_order(keys: Sequence[int]) -> Optional[array]:
     """The order that sorts `keys` (equal keys keep theirs), None when they are sorted."""
     if all(map(le, keys, islice(keys, 1, None))):
         return None
@@ -150,16 +150,6 @@ def _accepted(body: bytes, which: str, lines: Optional[List[bytes]] = None) -> O
     return found if len(found) == body.count(b"\n", 0, end) + 1 else None
 
 
-def is_canonical(line: bytes) -> bool:
-    """Whether one line (no newline) is in canonical form and needs no general path."""
-    return _accepted(line, "lines") is not None
-
-
-def canonical_timestamp(line: bytes) -> int:
-    """The timestamp of a line is_canonical accepted."""
-    return int(_timestamp(_compiled(_PATTERNS["lines"][1]).match(line).groups(b"")))
-
-
 # -- sort: timestamps only ---------------------------------------------------
 # {"Exec":{"timestamp":45062404,...}}: the key starts every line, right after
 # the kind.  The first line's key gives the width to expect of every key in
@@ -172,7 +162,7 @@ def _keys_of_width(width: int) -> re.Pattern:
     return re.compile(rb'\n\{"[A-Za-z]+":\{"timestamp":([0-9]{%d})[,}]' % width)
 
 
-def run_digits(body: bytes, end: int) -> Optional[List[bytes]]:
+def _run_digits(body: bytes, end: int) -> Optional[List[bytes]]:
     """Every line's timestamp digits, when every line of body[:end] starts
     with a key of the first line's width and the last line ends its object;
     else None."""
@@ -195,7 +185,7 @@ def chunk_keys(body: bytes):
     sort passes them through byte for byte.
     """
     end = len(body) - 1 if body.endswith(b"\n") else len(body)
-    digits = run_digits(body, end)
+    digits = _run_digits(body, end)
     if digits is None or len(digits[0]) > 19 and int(digits[0]) >> 64:
         return None  # (all keys have the first one's width)
     if all(map(le, digits, islice(digits, 1, None))):
@@ -204,7 +194,7 @@ def chunk_keys(body: bytes):
 
 
 def _sorted_text(lines: List[bytes], keys: List[int]) -> Optional[Tuple[bytes, array]]:
-    order = sorting_order(keys)
+    order = _sorting_order(keys)
     if order is not None:
         pick = itemgetter(*order)
         keys, lines = pick(keys), pick(lines)
@@ -235,7 +225,7 @@ def chunk_order(body: bytes) -> Optional[Tuple[array, Optional[array], bool]]:
     if found is None:
         return None
     keys = list(map(int, map(_timestamp, found)))
-    order = sorting_order(keys)
+    order = _sorting_order(keys)
     if order is not None:
         keys = itemgetter(*order)(keys)  # at least two: a single key is in order
     try:
@@ -280,7 +270,7 @@ def fold_columns(body: bytes) -> Optional[Tuple[array, Tuple[str, array, array, 
     if found is None:
         return None
     keys = list(map(int, map(_STAMPS, found)))
-    order = sorting_order(keys)
+    order = _sorting_order(keys)
     if order is not None:
         pick = itemgetter(*order)  # at least two lines: a single line is in order
         keys, found = pick(keys), pick(found)
@@ -349,4 +339,4 @@ def lost_counts(body: bytes) -> List[int]:
 
 def run_keys(run: bytes) -> List[int]:
     """The keys of lines chunk_keys found in order (for the sorter, when it must split them)."""
-    return list(map(int, run_digits(run, len(run))))
+    return list(map(int, _run_digits(run, len(run))))
