@@ -90,3 +90,21 @@ def test_pids_beyond_64_bits_are_rendered_too(fmt, tmp_path, capsys):
     assert main(["render", "-f", fmt, "-i", str(path)]) == 0
     out = capsys.readouterr().out
     assert "1180591620717411303424" in out
+
+
+def test_a_format_whose_module_cannot_render_is_refused_in_one_line(monkeypatch, capsys):
+    from proctrace.render import FORMATS, Format
+    monkeypatch.setitem(FORMATS, "broken", Format("proctrace.errors", "tree", "a module with no render()"))
+    recording = RECORDINGS[0]
+    assert main(["render", "-f", "broken", "-i", str(recording)]) == 1
+    assert capsys.readouterr().err == ("proctrace: error: format 'broken': module proctrace.errors "
+                                       "defines no render() function\n")
+
+
+def test_render_help_lists_every_format_with_its_description(capsys):
+    from proctrace.render import FORMATS
+    with pytest.raises(SystemExit):
+        main(["render", "-h"])
+    out = capsys.readouterr().out
+    for name, spec in FORMATS.items():
+        assert f"{name} " in out and spec.description in out
