@@ -304,16 +304,20 @@ def fold_items(keys: List[int], columns: Tuple[str, array, array, list]):
     return zip(codes, keys, pids.tolist(), parents.tolist(), rests)
 
 
+# "pgid":5,"cmdline":["cc","-c","x.c"],"filename":"/usr/bin/cc" -> b'"cc","-c","x.c"'
+# (for a rest with no backslash: a string is then any run of non-quotes)
+_PLAIN_CMDLINE = re.compile(rb'"cmdline":\[((?:"[^"]*",)*"[^"]*")?\]')
+
+
 def cmdline_of(rest: bytes) -> Tuple[str, ...]:
     """The cmdline in an Exec's rest, three times faster than rest_fields when it holds no escape."""
-    start = rest.index(b'"cmdline":[') + 11
-    if b"\\" not in rest:
-        # no escapes: strings hold no quotes, so '","' only ever separates two
-        if rest.startswith(b"]", start):
-            return ()
-        end = rest.index(b'"]', start)
-        return tuple(rest[start + 1:end].decode("utf-8").split('","'))
-    return tuple(rest_fields(rest)["cmdline"])
+    if b"\\" in rest:
+        return tuple(rest_fields(rest)["cmdline"])
+    inner = _PLAIN_CMDLINE.search(rest).group(1)
+    if inner is None:
+        return ()
+    # strings hold no quotes, so '","' only ever separates two
+    return tuple(inner[1:-1].decode("utf-8").split('","'))
 
 
 def rest_fields(rest: bytes) -> dict:

@@ -133,3 +133,14 @@ def test_fold_columns_check_lines_as_the_line_pattern_does(pairs):
         for name, value in fields.items():
             expected = getattr(event, name)
             assert (tuple(value) if name == "cmdline" else value) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet='ab ",]\\[{}:\n\u00e9\udcff', max_size=6), max_size=5))
+@example(["a", "]"])
+@example(["a", "],", "x"])
+def test_cmdline_of_reads_the_cmdline_as_json_does(cmdline):
+    from proctrace.canonical import cmdline_of
+    line = to_json(Exec(1, 2, 1, 2, tuple(cmdline), "/bin/x]", 3)).encode()
+    rest = line[line.index(b'"pgid"'):-2]
+    assert cmdline_of(rest) == tuple(cmdline) == tuple(rest_fields(rest)["cmdline"])
