@@ -26,7 +26,7 @@ from proctrace.events import TracerError
 __all__ = [
     "RunAs", "Tracer", "HeldCommand", "find_bpftrace", "tracer_argv", "tracer_env", "check_kernel",
     "command_exists", "command_user", "start_sudo", "spawn_held", "read_proc_stat",
-    "read_cmdline", "descendants_of", "pid_alive",
+    "read_cmdline", "descendants_of", "pid_alive", "describe_returncode",
 ]
 
 TRACEFS = "/sys/kernel/tracing"
@@ -154,12 +154,23 @@ def tracer_argv(prefix: Sequence[str], bpftrace: str, script: str, root: int, ad
                            str(root), "1" if adopt else "0"]
 
 
+def describe_returncode(returncode: Optional[int]) -> str:
+    """How a child ended, in words: Popen's -9 is "killed by SIGKILL", not an exit status."""
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}"
+    return f"exit status {returncode}"
+
+
 def _explain(stderr: bytes, status: Optional[int]) -> str:
     """bpftrace's complaint, in one line, with a remedy when we know one."""
     lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()
              if line.strip() and not any(h.decode() in line for h in HARMLESS)]
     errors = [line for line in lines if "ERROR" in line or "rror" in line] or lines
-    message = errors[0] if errors else f"exit status {status}"
+    message = errors[0] if errors else describe_returncode(status)
     text = " ".join(lines).lower()
     if "tracefs" in text or "debugfs" in text or "tracepoint not found" in text:
         return (f"bpftrace cannot attach its tracepoints ({message}): mount tracefs with "

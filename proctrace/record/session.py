@@ -197,7 +197,7 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
         raise
     if control["died_early"] or (tracer.process.returncode not in (0, None) and not tree.ended):
         when = " before the command ended" if control["died_early"] else ""
-        say(f"warning: bpftrace stopped (exit status {tracer.process.returncode}){when}: "
+        say(f"warning: bpftrace stopped ({launch.describe_returncode(tracer.process.returncode)}){when}: "
             "the recording ends early")
     if tree.lost:
         say(f"warning: bpftrace lost {tree.lost} events: the recording is incomplete")

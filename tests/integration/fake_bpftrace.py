@@ -4,6 +4,7 @@
 FAKE_BPFTRACE_MODE=reject  complain about the script, as bpftrace does, and exit 1
 FAKE_BPFTRACE_MODE=lost    start, report lost events, stop cleanly on SIGINT
 FAKE_BPFTRACE_MODE=die     start, then die while the command still runs
+FAKE_BPFTRACE_MODE=killed  start, then be killed by SIGKILL while the command still runs
 """
 
 import os
@@ -23,6 +24,9 @@ print(f"PT_BEGIN {time.monotonic_ns()} {root}", flush=True)
 if mode == "die":
     time.sleep(0.2)
     sys.exit(1)
+if mode == "killed":
+    time.sleep(0.2)
+    os.kill(os.getpid(), signal.SIGKILL)
 zeros = ", ".join(["0"] * 6)
 print("PT_DUMP 0", flush=True)
 print(f"@m0[{time.monotonic_ns()}, 999999, 1, 0]: (0, {root}, 1, {zeros})", flush=True)

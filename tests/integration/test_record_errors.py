@@ -90,6 +90,17 @@ def test_bpftrace_dying_early_is_reported_and_the_command_still_waited_for(tmp_p
 
 
 @needs_root
+def test_bpftrace_killed_is_said_by_its_signal(tmp_path):
+    # issue 10, point 7: it said "exit status -9"
+    result, events = run_record(tmp_path, ["sh", "-c", "sleep 0.6; exit 6"], "-b", FAKE,
+                                env=proctrace_env(FAKE_BPFTRACE_MODE="killed"))
+    assert result.returncode == 6
+    assert result.stderr == ("proctrace: warning: bpftrace stopped (killed by SIGKILL) before the command ended: "
+                             "the recording ends early\n")
+    assert isinstance(events[0], Fork)
+
+
+@needs_root
 def test_not_root_and_no_sudo(tmp_path):
     python = "/usr/bin/python3"
     setpriv = shutil.which("setpriv")
