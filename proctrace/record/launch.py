@@ -70,6 +70,24 @@ class RunAs:
     uid: int
     gid: int
     groups: Tuple[int, ...]
+    # from the password database; None when the uid has no entry there
+    name: Optional[str] = None
+    home: str = ""
+    shell: str = ""
+
+    def environment(self, environ: Dict[str, str]) -> Dict[str, str]:
+        """`environ` with the user's HOME, USER, LOGNAME, SHELL (and MAIL), as `sudo -u` sets them.
+
+        sudo set them for root, and a command that writes to $HOME as the
+        user then fails; everything else is left as the caller had it.
+        """
+        env = dict(environ)
+        if self.name is None:
+            return env
+        env.update(HOME=self.home, USER=self.name, LOGNAME=self.name, SHELL=self.shell or "/bin/sh")
+        if "MAIL" in env:
+            env["MAIL"] = os.path.join(os.path.dirname(env["MAIL"]), self.name)
+        return env
 
 
 def find_bpftrace(path: str) -> str:
@@ -101,11 +119,11 @@ def command_user() -> Optional[RunAs]:
     if uid == 0:
         return None
     try:
-        name = pwd.getpwuid(uid).pw_name
-        groups = tuple(os.getgrouplist(name, gid))
+        entry = pwd.getpwuid(uid)
     except KeyError:
-        groups = (gid,)
-    return RunAs(uid, gid, groups)
+        return RunAs(uid, gid, (gid,))
+    return RunAs(uid, gid, tuple(os.getgrouplist(entry.pw_name, gid)), entry.pw_name, entry.pw_dir,
+                 entry.pw_shell)
 
 
 def start_sudo() -> List[str]:
@@ -333,6 +351,7 @@ class HeldCommand:
 
 def spawn_held(command: List[str], *, stdout_to_stderr: bool, run_as: Optional[RunAs]) -> HeldCommand:
     """Fork the command's process, held before exec (see HeldCommand)."""
+    env = run_as.environment(os.environ) if run_as is not None else None
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -355,7 +374,9 @@ def spawn_held(command: List[str], *, stdout_to_stderr: bool, run_as: Optional[R
                 os.setgroups(list(run_as.groups))
                 os.setgid(run_as.gid)
                 os.setuid(run_as.uid)
-            os.execvp(command[0], command)
+            if env is None:
+                os.execvp(command[0], command)
+            os.execvpe(command[0], command, env)
         except OSError as err:
             try:
                 os.write(err_w, b"%d:" % (err.errno or errno.ENOENT))

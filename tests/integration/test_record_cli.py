@@ -168,11 +168,14 @@ def test_print_script_is_the_script_that_runs():
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 def test_under_sudo_the_command_runs_as_the_calling_user_with_the_callers_environment(tmp_path):
-    env = proctrace_env(SUDO_UID="65534", SUDO_GID="65534", SUDO_USER="nobody", PROCTRACE_MARK="kept")
-    result, events = run_record(tmp_path, ["sh", "-c", 'echo "$(id -u) $(id -g) $PROCTRACE_MARK"'], env=env,
-                                cwd="/")
+    # what sudo leaves for root: the caller's ids in SUDO_*, root's names and home
+    env = proctrace_env(SUDO_UID="65534", SUDO_GID="65534", SUDO_USER="nobody", PROCTRACE_MARK="kept",
+                        HOME="/root", USER="root", LOGNAME="root", SHELL="/bin/bash", MAIL="/var/mail/root")
+    script = 'echo "$(id -u) $(id -g) $PROCTRACE_MARK $HOME $USER $LOGNAME $SHELL $MAIL"'
+    result, events = run_record(tmp_path, ["sh", "-c", script], env=env, cwd="/")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.decode() == "65534 65534 kept\n"
+    # as `sudo -u nobody` would give them (issue 10, point 6)
+    assert result.stdout.decode() == "65534 65534 kept /nonexistent nobody nobody /usr/sbin/nologin /var/mail/nobody\n"
     assert any(isinstance(e, Exec) and e.cmdline[0] == "sh" for e in events)
 
 
@@ -209,6 +212,34 @@ def test_not_root_runs_only_bpftrace_through_sudo(tmp_path):
     assert result.returncode == 4, result.stderr
     assert result.stdout.decode() == f"{user.pw_uid}\n"  # the command ran as the user, not as root
     assert _exits(events)[_root_pid(events)].exit_code == 4
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not SUDO_USER,
+                    reason="set PROCTRACE_SUDO_TEST_USER to a user with password-less sudo to test the sudo path")
+def test_sudo_proctrace_record_gives_the_command_the_users_home(tmp_path):
+    # issue 10, point 6: under `sudo proctrace record` the command had HOME=/root
+    # and USER=root, so `mkdir "$HOME/..."` failed
+    import pwd
+    user = pwd.getpwnam(SUDO_USER)
+    shared = Path(tempfile.mkdtemp(prefix="proctrace-sudo-"))
+    os.chmod(shared, 0o777)
+    env = proctrace_env(HOME=user.pw_dir, USER=SUDO_USER, LOGNAME=SUDO_USER, PATH="/usr/local/bin:/usr/bin:/bin")
+    for name in ("SUDO_UID", "SUDO_GID", "SUDO_USER"):
+        env.pop(name, None)
+    script = 'echo "$(id -u) $HOME $USER $LOGNAME $SHELL"; mkdir "$HOME/.proctrace-test-$$" && rmdir "$HOME/.proctrace-test-$$"'
+    try:
+        # sudo resets the environment: PYTHONPATH goes through env(1)
+        result = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups",
+                                 "sudo", "-n", "env", f"PYTHONPATH={ROOT}", "/usr/bin/python3", "-m", "proctrace",
+                                 "record", "-o", str(shared / "rec.jsonl"), "--", "sh", "-c", script],
+                                cwd="/", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        events = read_recording(shared / "rec.jsonl")
+    finally:
+        shutil.rmtree(shared)
+    assert result.returncode == 0, result.stderr
+    shell = user.pw_shell or "/bin/sh"
+    assert result.stdout.decode() == f"{user.pw_uid} {user.pw_dir} {SUDO_USER} {SUDO_USER} {shell}\n"
+    assert _exits(events)[_root_pid(events)].exit_code == 0
 
 
 def test_terminal_ctrl_c_reaches_the_command_once(tmp_path):
