@@ -192,9 +192,18 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
             output.write("".join(to_json(event) + "\n" for event in batch).encode("utf-8"))
             output.flush()
     except BrokenPipeError:
-        # nobody reads the recording: stop tracing, leave the command be
+        # Nobody reads the recording any more: its reader got the same Ctrl-C
+        # (a terminal signals the whole pipeline), or stopped early (`| head`).
+        # Tracing stops, quietly; the command is not ours to end, and its
+        # status is still ours to give.
         tracer.kill()
-        raise
+        _drop_output(output)
+        if held is None:
+            if control["interrupted_by"] is not None:
+                return 128 + int(control["interrupted_by"])
+            raise
+        _wait_for_command(held)
+        return _command_status(held)
     if control["died_early"] or (tracer.process.returncode not in (0, None) and not tree.ended):
         when = " before the command ended" if control["died_early"] else ""
         say(f"warning: bpftrace stopped ({launch.describe_returncode(tracer.process.returncode)}){when}: "
@@ -203,10 +212,7 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
         say(f"warning: bpftrace lost {tree.lost} events: the recording is incomplete")
     _report_outlived(tree, say)
     if held is not None:
-        status = held.status if held.status is not None else 0
-        if os.WIFSIGNALED(status):
-            return 128 + os.WTERMSIG(status)
-        return os.WEXITSTATUS(status)
+        return _command_status(held)
     if control["interrupted_by"] is not None:
         return 128 + int(control["interrupted_by"])
     if tree.root_exit is not None:
@@ -214,6 +220,40 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
             return 128 + tree.root_exit.signal
         return tree.root_exit.exit_code or 0
     return 0
+
+
+def _command_status(held: launch.HeldCommand) -> int:
+    """The command's wait status as a shell gives it: its exit code, or 128+N for signal N."""
+    status = held.status if held.status is not None else 0
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _wait_for_command(held: launch.HeldCommand) -> None:
+    """Wait for the command to end, passing on the signals we get (not the terminal's, it has those)."""
+    while held.poll() is None:
+        info = signal.sigtimedwait(FORWARDED, POLL_S)
+        if info is not None and info.si_code != SI_KERNEL:
+            try:
+                os.kill(held.pid, info.si_signo)
+            except ProcessLookupError:
+                pass
+
+
+def _drop_output(output) -> None:
+    """Point the recording's file descriptor at /dev/null.
+
+    What is still buffered for the vanished reader must not fail again when
+    the output is flushed at exit (and print a traceback there).
+    """
+    try:
+        fd = output.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator[Tuple[List[int], list]]:
@@ -354,13 +394,7 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
     if held is not None and held.status is None:
         # bpftrace died first: still wait for the command and pass signals on
         control["died_early"] = True
-        while held.poll() is None:
-            info = signal.sigtimedwait(FORWARDED, POLL_S)
-            if info is not None and info.si_code != SI_KERNEL:
-                try:
-                    os.kill(held.pid, info.si_signo)
-                except ProcessLookupError:
-                    pass
+        _wait_for_command(held)
 
 
 def _stderr_lines(lines: List[bytes], debug: bool, say) -> None:

@@ -71,3 +71,56 @@ def load_truth(outdir) -> dict:
                             else ["exit", os.WEXITSTATUS(status)])
         truth[entry["pid"]] = entry
     return truth
+
+
+# Runs in the terminal, as the session leader: starts the pipeline (argv, path of
+# each stage's stderr), the last stage writing to a file, and writes the
+# stages' exit statuses.  It lets Ctrl-C by, as an interactive shell does.
+_TERMINAL_RUNNER = """
+import json, signal, subprocess, sys
+signal.signal(signal.SIGINT, lambda *_: None)
+stages, out, statuses = json.loads(sys.argv[1])
+procs, stdin = [], None
+for i, (argv, err) in enumerate(stages):
+    last = i == len(stages) - 1
+    proc = subprocess.Popen(argv, stdin=stdin, stdout=open(out, "wb") if last else subprocess.PIPE,
+                            stderr=open(err, "wb"))
+    if stdin is not None:
+        stdin.close()
+    stdin = proc.stdout
+    procs.append(proc)
+codes = [proc.wait() for proc in procs]
+with open(statuses, "w") as file:
+    json.dump(codes, file)
+"""
+
+
+def ctrl_c_in_a_terminal(tmp_path, stages, *, ready, settle=0.3, timeout=120):
+    """Run `stages` as a pipeline in a terminal and type Ctrl-C once the file `ready` exists.
+
+    The terminal sends SIGINT to its whole foreground job, as it does for a
+    user.  Returns (exit codes, -N for signal N; the stages' stderr as text;
+    the bytes the last stage wrote).
+    """
+    import pty
+    out, statuses = tmp_path / "pipeline.out", tmp_path / "pipeline.status"
+    spec = [[list(map(str, argv)), str(tmp_path / f"stage{i}.err")] for i, argv in enumerate(stages)]
+    pid, master = pty.fork()
+    if pid == 0:
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-c", _TERMINAL_RUNNER,
+                                   json.dumps([spec, str(out), str(statuses)])], proctrace_env())
+    try:
+        wait_for(Path(ready).exists, timeout=timeout)
+        time.sleep(settle)
+        os.write(master, b"\x03")
+        deadline = time.monotonic() + timeout
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                pytest.fail(f"the pipeline did not end within {timeout} s of Ctrl-C")
+            time.sleep(0.05)
+    finally:
+        os.close(master)
+    errors = [Path(err).read_text(errors="replace") for _, err in spec]
+    return json.loads(statuses.read_text()), errors, out.read_bytes()
