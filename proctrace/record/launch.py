@@ -2,7 +2,8 @@
 
 Everything here touches the operating system: finding bpftrace, checking what
 the kernel offers, spawning bpftrace in its own process group, forking the
-command held back until bpftrace is ready, and reading /proc for `-p PID`.
+command held back until bpftrace is ready, and asking /proc whether a pid lives
+(snapshot.py reads the rest of what `-p PID` needs).
 The recording loop itself lives in proctrace.record.session.
 
     Tracer.start(tracer_argv([], "/usr/bin/bpftrace", script, 1234, adopt=False))  ->  a running bpftrace
@@ -26,7 +27,7 @@ from proctrace.events import TracerError
 __all__ = [
     "RunAs", "Tracer", "HeldCommand", "find_bpftrace", "tracer_argv", "tracer_env", "check_kernel",
     "command_exists", "command_user", "start_sudo", "spawn_held", "read_proc_stat",
-    "read_cmdline", "descendants_of", "pid_alive", "describe_returncode",
+    "pid_alive", "describe_returncode",
 ]
 
 TRACEFS = "/sys/kernel/tracing"
@@ -406,35 +407,6 @@ def read_proc_stat(pid: int) -> Optional[Tuple[int, int, int]]:
     return int(fields[1]), int(fields[2]), int(fields[3])
 
 
-def read_cmdline(pid: int) -> Tuple[str, ...]:
-    """A live process's argv from /proc (empty when unreadable)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as file:
-            data = file.read()
-    except OSError:
-        return ()
-    if data.endswith(b"\0"):
-        data = data[:-1]
-    return tuple(arg.decode("utf-8", "surrogateescape") for arg in data.split(b"\0")) if data else ()
-
-
 def pid_alive(pid: int) -> bool:
     """Whether `pid` is a live process (not a zombie)."""
     return read_proc_stat(pid) is not None
-
-
-def descendants_of(root: int) -> List[int]:
-    """The live descendants of `root`, parents before children, from /proc."""
-    children: Dict[int, List[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        stat = read_proc_stat(int(name))
-        if stat is not None:
-            children.setdefault(stat[0], []).append(int(name))
-    found, queue = [], [root]
-    while queue:
-        for child in sorted(children.get(queue.pop(0), ())):
-            found.append(child)
-            queue.append(child)
-    return found

@@ -21,6 +21,7 @@ from typing import Dict, Iterator, List, Optional, TextIO, Tuple
 from proctrace.events import Exec, Exit, Fork, Lost, ProctraceError, to_json
 from proctrace.record import launch
 from proctrace.record.parse import Begin, End, Garbled, Message, Tick, parse_batches
+from proctrace.record.snapshot import Snapshot, reconcile, take_snapshot
 
 __all__ = ["run_record"]
 
@@ -104,6 +105,7 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
     from proctrace.record import script_text
 
     first: List = []
+    snapshot = None
     if command:
         held = launch.spawn_held(command, stdout_to_stderr=output_is_stdout, run_as=launch.command_user())
         root = held.pid
@@ -111,8 +113,7 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
     else:
         held = None
         root = pid
-        first, alive = _snapshot(pid)
-        tree = _Tree(root, alive)
+        tree = _Tree(root, {})  # filled by the snapshot's Execs
 
     argv = launch.tracer_argv(prefix, bpftrace, script_text(), root, adopt=held is None)
     tracer = None
@@ -138,8 +139,11 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
             failure = held.release()
             if failure is not None:
                 say(f"{command[0]}: {failure.strerror}")
+        else:
+            # every probe is attached once PT_BEGIN has been read (see snapshot.py)
+            snapshot = take_snapshot(pid)
         status = _record(tracer, held, tree, first, lines, early_err, output=output, debug=debug,
-                         follow_orphans=follow_orphans, say=say)
+                         follow_orphans=follow_orphans, say=say, snapshot=snapshot)
     except BaseException:
         if held is not None and held.status is None and held.releasable():
             held.abandon()
@@ -151,34 +155,9 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
     return status
 
 
-def _snapshot(pid: int) -> Tuple[list, Dict[int, Tuple[str, ...]]]:
-    """Exec events standing for `pid` and its existing descendants, as /proc shows them now.
-
-    They started before the recording did, so their fork and exec cannot be
-    recorded; these events say what they were running when it began.
-    """
-    now = time.monotonic_ns()
-    events, alive = [], {}
-    # `-p $$` from a shell: proctrace is then a descendant too, but not part of the story
-    ours = {os.getpid()} | set(launch.descendants_of(os.getpid()))
-    for member in [pid] + [p for p in launch.descendants_of(pid) if p not in ours]:
-        stat = launch.read_proc_stat(member)
-        if stat is None:
-            continue
-        ppid, pgid, sid = stat
-        argv = launch.read_cmdline(member)
-        try:
-            filename: Optional[str] = os.readlink(f"/proc/{member}/exe")
-        except OSError:
-            filename = None
-        events.append(Exec(now, member, ppid, pgid, argv, filename=filename, sid=sid))
-        alive[member] = argv
-    return events, alive
-
-
 def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree, first: list,
             lines: List[bytes], early_err: bytes, *, output, debug: bool, follow_orphans: bool,
-            say) -> int:
+            say, snapshot: Optional[Snapshot] = None) -> int:
     """The recording loop proper; returns the exit status."""
     from proctrace.sort import sort_batches
 
@@ -186,6 +165,8 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
     raw = _pump(tracer, held, tree, lines, early_err, debug=debug, follow_orphans=follow_orphans,
                 say=say, control=control)
     items = parse_batches(raw, strict=False)
+    if snapshot is not None:
+        items = reconcile(items, snapshot, say=say)
     keyed = _observe(items, tree, first, say=say, debug=debug)
     try:
         for batch in sort_batches(keyed, window_ns=WINDOW_NS):

@@ -44,6 +44,20 @@ def run_record(tmp_path, command, *options, timeout=120, cwd=ROOT, env=None, **k
     return result, read_recording(out) if out.exists() else []
 
 
+def attach(pid, out):
+    """`record -p PID` started and past bpftrace's BEGIN marker (read from --debug output).
+
+    The snapshot of /proc has been taken by then: record reads it before it
+    shows bpftrace's first lines.
+    """
+    recorder = subprocess.Popen(record_argv("-o", out, "--debug", "-p", pid), cwd=ROOT,
+                                env=proctrace_env(), stderr=subprocess.PIPE)
+    for line in recorder.stderr:
+        if b"PT_BEGIN" in line:
+            break
+    return recorder
+
+
 def wait_for(predicate, timeout=60.0, interval=0.02):
     """Poll `predicate` until it is true; fail the test when it never is."""
     deadline = time.monotonic() + timeout

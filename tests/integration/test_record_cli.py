@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from proctrace.events import Exec, Exit, Fork
-from recordkit import ROOT, proctrace_env, read_recording, record_argv, run_record, wait_for
+from recordkit import ROOT, attach, proctrace_env, read_recording, record_argv, run_record, wait_for
 
 pytestmark = pytest.mark.bpftrace
 
@@ -71,15 +71,6 @@ def test_argv_longer_than_the_limit_is_marked_truncated(tmp_path):
 
 
 
-def _attach(pid, out):
-    """`record -p PID` started and past bpftrace's BEGIN marker (read from --debug output)."""
-    recorder = subprocess.Popen(record_argv("-o", out, "--debug", "-p", pid), cwd=ROOT,
-                                env=proctrace_env(), stderr=subprocess.PIPE)
-    for line in recorder.stderr:
-        if b"PT_BEGIN" in line:
-            break
-    return recorder
-
 def test_pid_records_a_running_process_and_its_existing_children(tmp_path):
     go = tmp_path / "go"
     script = (
@@ -95,7 +86,7 @@ def test_pid_records_a_running_process_and_its_existing_children(tmp_path):
         "sys.exit(4)\n")
     target = subprocess.Popen([sys.executable, "-c", script])
     out = tmp_path / "recording.jsonl"
-    recorder = _attach(target.pid, out)
+    recorder = attach(target.pid, out)
     try:
         go.touch()
         recorder.stderr.read()
@@ -289,7 +280,7 @@ def test_a_burst_of_big_argv_is_recorded_completely(tmp_path):
 def test_ctrl_c_ends_a_pid_recording(tmp_path):
     target = subprocess.Popen(["sleep", "30"])
     out = tmp_path / "recording.jsonl"
-    recorder = _attach(target.pid, out)
+    recorder = attach(target.pid, out)
     try:
         recorder.send_signal(signal.SIGINT)
         recorder.stderr.read()
