@@ -21,7 +21,7 @@ from typing import Dict, Iterator, List, Optional, TextIO, Tuple
 from proctrace.events import Exec, Exit, Fork, Lost, ProctraceError, to_json
 from proctrace.record import launch
 from proctrace.record.parse import Begin, End, Garbled, Message, Tick, parse_batches
-from proctrace.record.snapshot import Snapshot, reconcile, take_snapshot
+from proctrace.record.snapshot import Snapshot, reconcile, report_unseen_exits, take_snapshot
 
 __all__ = ["run_record"]
 
@@ -192,6 +192,8 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
     if tree.lost:
         say(f"warning: bpftrace lost {tree.lost} events: the recording is incomplete")
     _report_outlived(tree, say)
+    if snapshot is not None:
+        report_unseen_exits(snapshot, tree.alive, tree.root, say)
     if held is not None:
         return _command_status(held)
     if control["interrupted_by"] is not None:

@@ -30,7 +30,7 @@ from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID
 from proctrace.record import launch
 from proctrace.record.parse import End, Tick
 
-__all__ = ["Snapshot", "take_snapshot", "reconcile", "read_cmdline", "descendants_of"]
+__all__ = ["Snapshot", "take_snapshot", "reconcile", "report_unseen_exits", "read_cmdline", "descendants_of"]
 
 _EVENTS = (Fork, Exec, Exit, SetSID, SetPGID)
 
@@ -116,6 +116,25 @@ def _merge(items: List, snapshot: Snapshot, say) -> list:
         say(f"{len(unread)} {noun} of the tree ended as the recording began, before /proc could be read: "
             f"only the Exit is recorded, not the command line (pid {', '.join(map(str, unread))})")
     return [event for event in snapshot.execs if event.pid not in told] + kept
+
+
+def report_unseen_exits(snapshot: Snapshot, alive: Dict[int, Tuple[str, ...]], root: int, say) -> None:
+    """Say which processes of the snapshot ended with no Exit in the recording.
+
+    bpftrace finds them by their ancestry: one whose parent ends is adopted
+    out of the tree, and its end is not seen (unless it forked or exec'd
+    since the snapshot, which made bpftrace track it).
+    """
+    read = {event.pid for event in snapshot.execs}
+    gone = [(pid, argv) for pid, argv in sorted(alive.items())
+            if pid in read and pid != root and not launch.pid_alive(pid)]
+    if not gone:
+        return
+    noun, them = ("process", "it") if len(gone) == 1 else ("processes", "them")
+    say(f"{len(gone)} {noun} of the snapshot left the tree when a parent ended, and ended unseen: "
+        f"the recording has no Exit for {them}:")
+    for pid, argv in gone:
+        say(f"  {pid} {' '.join(argv)}")
 
 
 def read_cmdline(pid: int) -> Tuple[str, ...]:

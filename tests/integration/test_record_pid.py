@@ -7,6 +7,7 @@ the first iterations after it were missing.
 """
 
 import subprocess
+import sys
 import time
 
 import pytest
@@ -47,3 +48,38 @@ def test_pid_recording_of_a_loop_has_every_iteration_after_the_snapshot_and_ever
     assert pids == exits, f"no Exit for {sorted(pids - exits)}"
     programs = {e.pid: e.cmdline[0] for e in events if isinstance(e, Exec)}
     assert all(programs.get(pid) in ("/bin/echo", "sleep") for pid in pids - {loop.pid})
+
+
+def test_a_process_of_the_snapshot_that_leaves_the_tree_and_ends_unseen_is_said(tmp_path):
+    # A process of the snapshot whose parent ends is adopted by init and
+    # leaves PID's tree; its end is then not traced (unless it forked or
+    # exec'd since the snapshot).  It must not be left running in silence.
+    go, out = tmp_path / "go", tmp_path / "recording.jsonl"
+    script = (
+        "import os, subprocess, sys, time\n"
+        f"go = {str(go)!r}\n"
+        "middle = os.fork()\n"
+        "if middle == 0:\n"
+        "    leaf = subprocess.Popen([sys.executable, '-c', 'import os, sys, time\\n'\n"
+        "                             'while not os.path.exists(sys.argv[1]): time.sleep(0.01)\\n'\n"
+        "                             'time.sleep(1)', go])\n"
+        "    print(leaf.pid, flush=True)\n"
+        "    while not os.path.exists(go): time.sleep(0.01)\n"
+        "    os._exit(0)\n"
+        "os.waitpid(middle, 0)\n"
+        "time.sleep(2.5)\n")
+    target = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    leaf = int(target.stdout.readline())
+    try:
+        recorder = attach(target.pid, out)
+        go.touch()
+        err = recorder.stderr.read().decode()
+        assert recorder.wait(timeout=60) == 0, err
+    finally:
+        go.touch()
+        target.wait(timeout=30)
+    events = read_recording(out)
+    assert any(isinstance(e, Exec) and e.pid == leaf for e in events)  # in the snapshot
+    assert not any(isinstance(e, Exit) and e.pid == leaf for e in events)
+    assert f"  {leaf} {sys.executable} -c import os" in err
+    assert "1 process of the snapshot left the tree" in err
