@@ -54,20 +54,22 @@ def test_a_process_of_the_snapshot_that_leaves_the_tree_and_ends_unseen_is_said(
     # A process of the snapshot whose parent ends is adopted by init and
     # leaves PID's tree; its end is then not traced (unless it forked or
     # exec'd since the snapshot).  It must not be left running in silence.
-    go, out = tmp_path / "go", tmp_path / "recording.jsonl"
+    go, done, out = tmp_path / "go", tmp_path / "done", tmp_path / "recording.jsonl"
+    leaf_script = ("import os, sys, time\n"
+                   "while not os.path.exists(sys.argv[1]): time.sleep(0.01)\n"
+                   "time.sleep(0.5)\n"
+                   "open(sys.argv[2], 'w').close()\n")
     script = (
         "import os, subprocess, sys, time\n"
-        f"go = {str(go)!r}\n"
+        f"go, done = {str(go)!r}, {str(done)!r}\n"
         "middle = os.fork()\n"
         "if middle == 0:\n"
-        "    leaf = subprocess.Popen([sys.executable, '-c', 'import os, sys, time\\n'\n"
-        "                             'while not os.path.exists(sys.argv[1]): time.sleep(0.01)\\n'\n"
-        "                             'time.sleep(1)', go])\n"
+        f"    leaf = subprocess.Popen([sys.executable, '-c', {leaf_script!r}, go, done])\n"
         "    print(leaf.pid, flush=True)\n"
         "    while not os.path.exists(go): time.sleep(0.01)\n"
         "    os._exit(0)\n"
         "os.waitpid(middle, 0)\n"
-        "time.sleep(2.5)\n")
+        "while not os.path.exists(done): time.sleep(0.01)\n")
     target = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     leaf = int(target.stdout.readline())
     try:
