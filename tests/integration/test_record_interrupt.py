@@ -3,11 +3,13 @@
 A terminal sends Ctrl-C's SIGINT to the whole pipeline.  `record` must then
 end with the command's status, whether its reader died of the same Ctrl-C or
 lived on, and a reader that lives on must get every event, the interrupted
-processes' Exits included.
+processes' Exits included.  `sort` and `render`, reading a pipe, are such
+readers: they finish their input.
 """
 
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -64,3 +66,28 @@ def test_a_reader_that_stops_reading_early_still_gets_the_commands_status(tmp_pa
     assert pipeline.returncode == 3, err
     assert done.exists()
     assert err == b""
+
+
+PROCTRACE = [sys.executable, "-m", "proctrace"]
+
+
+@pytest.mark.parametrize("downstream", [
+    [PROCTRACE + ["sort"]],
+    [PROCTRACE + ["sort"], PROCTRACE + ["render", "-f", "multiplexed"]],
+], ids=["sort", "sort-render"])
+def test_ctrl_c_on_the_readme_pipeline_keeps_the_whole_recording(tmp_path, downstream):
+    # Regression: out.jsonl was left empty (sort died holding its window)
+    from proctrace.events import from_json
+    started = tmp_path / "started"
+    statuses, errors, out = ctrl_c_in_a_terminal(tmp_path, [record_argv("--", *_command(started)), *downstream],
+                                                 ready=started)
+    events = [from_json(line) for line in out.splitlines()]
+    assert any(isinstance(e, Exec) and e.cmdline == ("sleep", "30") for e in events), (statuses, errors)
+    # the downstream stages finished their whole input
+    assert statuses == [128 + signal.SIGINT] + [0] * len(downstream), errors
+    assert errors == [""] * (1 + len(downstream))
+    root = next(e.child_pid for e in events if isinstance(e, Fork))
+    sleep = next(e.pid for e in events if isinstance(e, Exec) and e.cmdline == ("sleep", "30"))
+    exits = {e.pid: e for e in events if isinstance(e, Exit)}
+    assert exits[root].signal == exits[sleep].signal == signal.SIGINT
+    assert {e.child_pid for e in events if isinstance(e, Fork)} <= set(exits)
