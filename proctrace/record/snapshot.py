@@ -30,7 +30,7 @@ from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID
 from proctrace.record import launch
 from proctrace.record.parse import End, Tick
 
-__all__ = ["Snapshot", "take_snapshot", "reconcile", "report_unseen_exits", "read_cmdline", "descendants_of"]
+__all__ = ["Snapshot", "take_snapshot", "reconcile", "report_unseen_exits", "read_cmdline"]
 
 _EVENTS = (Fork, Exec, Exit, SetSID, SetPGID)
 
@@ -46,14 +46,14 @@ class Snapshot(NamedTuple):
 def take_snapshot(pid: int) -> Snapshot:
     """Exec events standing for `pid` and its live descendants, as /proc shows them now."""
     start = time.monotonic_ns()
-    events = []
+    table = _proc_table()  # one pass: what is read while /proc changes is kept short
     # `-p $$` from a shell: proctrace (and bpftrace) are descendants too, but not part of the story
-    ours = {os.getpid()} | set(descendants_of(os.getpid()))
-    for member in [pid] + [p for p in descendants_of(pid) if p not in ours]:
-        stat = launch.read_proc_stat(member)
-        if stat is None:
+    ours = {os.getpid(), *_descendants(table, os.getpid())}
+    events = []
+    for member in [pid] + [p for p in _descendants(table, pid) if p not in ours]:
+        if member not in table:
             continue
-        ppid, pgid, sid = stat
+        ppid, pgid, sid = table[member]
         argv = read_cmdline(member)
         try:
             filename: Optional[str] = os.readlink(f"/proc/{member}/exe")
@@ -149,15 +149,22 @@ def read_cmdline(pid: int) -> Tuple[str, ...]:
     return tuple(arg.decode("utf-8", "surrogateescape") for arg in data.split(b"\0")) if data else ()
 
 
-def descendants_of(root: int) -> List[int]:
-    """The live descendants of `root`, parents before children, from /proc."""
-    children: Dict[int, List[int]] = {}
+def _proc_table() -> Dict[int, Tuple[int, int, int]]:
+    """pid -> (ppid, pgid, sid) of every live process, from /proc."""
+    table = {}
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        stat = launch.read_proc_stat(int(name))
-        if stat is not None:
-            children.setdefault(stat[0], []).append(int(name))
+        if name.isdigit():
+            stat = launch.read_proc_stat(int(name))
+            if stat is not None:
+                table[int(name)] = stat
+    return table
+
+
+def _descendants(table: Dict[int, Tuple[int, int, int]], root: int) -> List[int]:
+    """The descendants of `root` in `table`, parents before children."""
+    children: Dict[int, List[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
     found, queue = [], [root]
     while queue:
         for child in sorted(children.get(queue.pop(0), ())):

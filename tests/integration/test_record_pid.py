@@ -45,9 +45,14 @@ def test_pid_recording_of_a_loop_has_every_iteration_after_the_snapshot_and_ever
     # every process ended (the loop did), and every child ran echo or sleep
     pids = {e.child_pid for e in events if isinstance(e, Fork)} | {e.pid for e in events if isinstance(e, Exec)}
     exits = {e.pid for e in events if isinstance(e, Exit)}
-    assert pids == exits, f"no Exit for {sorted(pids - exits)}"
+    assert pids <= exits, f"no Exit for {sorted(pids - exits)}"
     programs = {e.pid: e.cmdline[0] for e in events if isinstance(e, Exec)}
-    assert all(programs.get(pid) in ("/bin/echo", "sleep") for pid in pids - {loop.pid})
+    assert all(programs[pid] in ("/bin/echo", "sleep") for pid in pids - {loop.pid})
+    # one that ended while /proc was read (rarely) has only its Exit, and that is said
+    unread = sorted(exits - pids)
+    if unread:
+        assert f"before /proc could be read: only the Exit is recorded, not the command line " \
+               f"(pid {', '.join(map(str, unread))})" in err
 
 
 def test_a_process_of_the_snapshot_that_leaves_the_tree_and_ends_unseen_is_said(tmp_path):
