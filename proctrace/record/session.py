@@ -2,7 +2,8 @@
 
 The stages are generators: `_pump` yields batches of raw lines as bpftrace
 writes them (and decides, from what has been seen, when to stop it);
-parse_batches turns them into events; `_observe` keeps track of the tree
+parse_batches turns them into events (with -p, snapshot.reconcile puts
+the /proc snapshot in front of them); `_observe` keeps track of the tree
 (who is alive, whether the root has exited); sort_batches puts them in
 timestamp order; the loop in run_record writes and flushes each batch.
 
