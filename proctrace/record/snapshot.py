@@ -55,6 +55,8 @@ def take_snapshot(pid: int) -> Snapshot:
             continue
         ppid, pgid, sid = table[member]
         argv = read_cmdline(member)
+        if not argv and launch.read_proc_stat(member) is None:
+            continue  # it ended meanwhile: its Exit says so (see _merge)
         try:
             filename: Optional[str] = os.readlink(f"/proc/{member}/exe")
         except OSError:
