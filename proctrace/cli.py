@@ -190,32 +190,35 @@ def _report_late(stats, window_ns: Optional[int]) -> None:
               f"would have sufficed")
 
 
-def _finish_input_on_interrupt(path: str) -> None:
+def _finish_input_on_interrupt(stream) -> List[int]:
     """On a pipe, let the first Ctrl-C pass: it reached the whole pipeline, and
     `record` before us ends its command, writes the last events and closes
-    the pipe; we finish what it wrote.  A second Ctrl-C stops us at once."""
+    the pipe; we finish what it wrote, then exit 130 as if interrupted, so
+    that a script stops.  A second Ctrl-C stops us at once.  Returns the
+    list the interrupts are noted in."""
     import signal
     import stat
+    interrupts: List[int] = []
     try:
-        if path != "-" or sys.stdin is None or not stat.S_ISFIFO(os.fstat(sys.stdin.fileno()).st_mode):
-            return
-    except (OSError, ValueError):
-        return
-    interrupts = []
+        if not stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode):
+            return interrupts
+    except (AttributeError, OSError, ValueError):
+        return interrupts
 
     def on_interrupt(signum, frame):
         interrupts.append(signum)
         if len(interrupts) > 1:
             raise KeyboardInterrupt
     signal.signal(signal.SIGINT, on_interrupt)
+    return interrupts
 
 
 def _sort(args: argparse.Namespace) -> int:
     from proctrace.pipeline import sort_recording
     from proctrace.sort import SortStats
     stats = SortStats()
-    _finish_input_on_interrupt(args.input)
     with _open_input(args.input) as stream, _open_output(args.output, args.input) as out:
+        interrupted = _finish_input_on_interrupt(stream)
         for lines in sort_recording(stream, source=_name(args.input), window_ns=args.window, stats=stats):
             _write(out, b"\n".join(lines))
             out.write(b"\n")
@@ -223,7 +226,7 @@ def _sort(args: argparse.Namespace) -> int:
                 out.flush()
         out.flush()
     _report_late(stats, args.window)
-    return EXIT_OK
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def _render_options(args: argparse.Namespace):
@@ -241,8 +244,8 @@ def _render(args: argparse.Namespace) -> int:
     from proctrace.pipeline import render_recording
     from proctrace.sort import SortStats
     stats = SortStats()
-    _finish_input_on_interrupt(args.input)
     with _open_input(args.input) as stream, _open_output(args.output, args.input) as out:
+        interrupted = _finish_input_on_interrupt(stream)
         for data in render_recording(stream, args.format, source=_name(args.input), window_ns=args.window,
                                      stats=stats, warn=_warn, options=_render_options(args)):
             _write(out, data)
@@ -250,7 +253,7 @@ def _render(args: argparse.Namespace) -> int:
                 out.flush()
         out.flush()
     _report_late(stats, args.window)
-    return EXIT_OK
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 def _record(args: argparse.Namespace) -> int:
