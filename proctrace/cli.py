@@ -268,7 +268,7 @@ def _record(args: argparse.Namespace) -> int:
     with _open_output(args.output) as out:
         return run_record(command=command, pid=args.pid, output=out, output_is_stdout=args.output == "-",
                           bpftrace_path=args.bpftrace_path, debug=args.debug,
-                          follow_orphans=args.follow_orphans, print_script=False, stderr=sys.stderr)
+                          follow_orphans=args.follow_orphans, stderr=sys.stderr)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

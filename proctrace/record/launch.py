@@ -231,7 +231,7 @@ class Tracer:
             raise TracerError(f"cannot run {argv[0]}: {err.strerror}") from None
         return cls(process)
 
-    def wait_begin(self, timeout: float, debug_write=None) -> Tuple[List[bytes], bytes]:
+    def wait_begin(self, timeout: float) -> Tuple[List[bytes], bytes]:
         """Read until the PT_BEGIN line; (lines so far, stderr so far) or TracerError.
 
         The last of the lines is the unfinished start of the next one (maybe b"").

@@ -66,20 +66,14 @@ class _Tree:
 
 def run_record(*, command: List[str], pid: Optional[int], output, output_is_stdout: bool,
                bpftrace_path: str = "bpftrace", debug: bool = False, follow_orphans: bool = False,
-               print_script: bool = False, stderr: TextIO) -> int:
-    """Record `command` (or the running process `pid`) to `output`; returns the exit status."""
-    from proctrace.record import script_text
+               stderr: TextIO) -> int:
+    """Record `command` (or the running process `pid`: the command line checks
+    that there is exactly one of them) to `output`; returns the exit status."""
 
     def say(message: str) -> None:
         stderr.write(f"proctrace: {message}\n")
         stderr.flush()
 
-    if print_script:
-        output.write(script_text().encode())
-        output.flush()
-        return 0
-    if not command and pid is None:
-        raise ProctraceError("nothing to record: give a command after -- or --pid PID")
     # like a shell: an unknown command is reported before anything starts
     if command and not launch.command_exists(command[0]):
         say(f"{command[0]}: command not found")
