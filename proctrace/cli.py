@@ -49,6 +49,17 @@ def _duration(text: str) -> int:
     return value
 
 
+def _percent(text: str) -> float:
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage such as 5 or 2.5")
+    return value
+
+
 def _add_io(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--input", metavar="PATH", default="-",
                         help="the recording to read (default: -, standard input)")
@@ -120,6 +131,30 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--all", action="store_true",
                         help="mermaid: draw every process, even past Mermaid's 50,000-character limit")
     render.set_defaults(func=_render)
+
+    diff = commands.add_parser(
+        "diff", help="compare two recordings of the same job",
+        description="Compare two recordings of the same job, A then B: wall time, critical path, and "
+                    "which commands took more or less time, ran more or less often, or ran in one only. "
+                    "Processes are matched by their commands, never by pid. Exits 0 whatever the "
+                    "difference.")
+    diff.add_argument("a", metavar="A", help="the first recording (- for standard input)")
+    diff.add_argument("b", metavar="B", help="the second recording (- for standard input)")
+    diff.add_argument("-o", "--output", metavar="PATH", default="-",
+                      help="where to write (default: -, standard output)")
+    diff.add_argument("--json", action="store_true", help="write one JSON object instead of the text report")
+    diff.add_argument("--key", choices=["path", "argv"], default="path",
+                      help="match processes by the commands from the root down to them (path, the default) "
+                           "or by their own command alone (argv)")
+    diff.add_argument("--min-delta", metavar="DURATION", type=_duration, default="1ms",
+                      help="noise gate: hide a change smaller than this and than --min-percent (default: 1ms)")
+    diff.add_argument("--min-percent", metavar="PERCENT", type=_percent, default="5",
+                      help="noise gate: hide a change smaller than this share of A's time and than "
+                           "--min-delta (default: 5)")
+    diff.add_argument("--window", metavar="DURATION", type=_window, default=DEFAULT_WINDOW,
+                      help="how far out of order events may arrive, as for sort (default: %(default)s)")
+    diff.add_argument("--wide", action="store_true", help="never shorten commands")
+    diff.set_defaults(func=_diff, subparser=diff)
     return parser
 
 
@@ -254,6 +289,29 @@ def _render(args: argparse.Namespace) -> int:
         out.flush()
     _report_late(stats, args.window)
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from proctrace.diff import compare
+    from proctrace.diff_report import json_report, text_report
+    from proctrace.pipeline import read_model
+    from proctrace.sort import SortStats
+    if args.a == args.b == "-":
+        args.subparser.error("only one of A and B can be -, standard input")
+    runs = []
+    for path in (args.a, args.b):
+        stats = SortStats()
+        with _open_input(path) as stream:
+            runs.append(read_model(stream, source=_name(path), window_ns=args.window, stats=stats,
+                                   warn=lambda message, name=_name(path): _warn(f"{name}: {message}")))
+        _report_late(stats, args.window)
+    found = compare(*runs, key=args.key, min_delta_ns=args.min_delta, min_percent=args.min_percent, warn=_warn)
+    names = (_name(args.a), _name(args.b))
+    report = json_report(found, names) if args.json else text_report(found, names, wide=args.wide)
+    with _open_output(args.output, args.a if args.b == "-" or _same_file(args.a, args.output) else args.b) as out:
+        _write(out, report)
+        out.flush()
+    return EXIT_OK
 
 
 def _record(args: argparse.Namespace) -> int:
