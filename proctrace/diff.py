@@ -9,8 +9,12 @@ placeholder for what is new on every run (temporary names, long hex
 strings and hashes, UUIDs, the pids of the recording).  `key="argv"`
 matches on the normalised command alone, for when the wrappers changed.
 
-A process's time is its lifetime, fork to exit; one with no exit in its
-recording counts until the recording's last event.  A key's time is the
+A process's time is its own time: the part of its life, fork to exit, when
+none of its children was alive (analysis.own_times), as a folded stack
+counts a stack's own samples.  Lifetimes would make every ancestor carry
+its descendants' change: `make` would tie with the step that slowed it
+down, and noise would decide which came first.  A process with no exit in
+its recording counts until the recording's last event.  A key's time is the
 sum over its processes.
 
     compare(a, b).changes[0] -> Change(key=(("make", "-j2"), ("cc", "-c", "slow.c")),
@@ -22,7 +26,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
-from proctrace.analysis import critical_path, end_of
+from proctrace.analysis import critical_path, end_of, own_times
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -86,7 +90,7 @@ def normalise_command(cmdline: Command, pids: AbstractSet[int]) -> Command:
 
 
 class Change:
-    """One key's processes in both runs: how many, and their summed lifetimes."""
+    """One key's processes in both runs: how many, and their summed own times."""
 
     __slots__ = ("key", "count", "time_ns")
 
@@ -182,6 +186,7 @@ class _Run:
         self.identity: Dict[Process, int] = {}   # process -> identity id (key and occurrence, per level)
         self.key_of: Dict[int, int] = {}         # identity id -> key id
         pids = frozenset(proc.pid for proc in recording.processes)
+        own = own_times(recording)
         commands: Dict[tuple, Command] = {}
         seen: Dict[tuple, int] = {}              # (parent identity, command) -> processes so far
         for proc in recording.processes:         # in order of first appearance: parents before children
@@ -201,7 +206,7 @@ class _Run:
             if total is None:
                 total = self.totals[key] = [0, 0]
             total[0] += 1
-            total[1] += end_of(proc, recording) - proc.start_ns
+            total[1] += own[proc]
         self.root = recording.processes[0] if recording.processes else None
         self.command = keys.path(self.key_of[self.identity[self.root]])[-1] if self.root is not None else ()
 

@@ -39,7 +39,7 @@ ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 NEEDS_QUOTES = re.compile(r"[^\w@%+=:,./<>-]")
 SURROGATE = re.compile("[\ud800-\udfff]")
 ANCESTOR_LIMIT = 40   # characters of each command above the last, unless --wide
-COMMAND_LIMIT = 100   # characters of the last command of a key, unless --wide
+COMMAND_LIMIT = 72    # characters of the last command of a key, unless --wide
 NOTE_ONLY_A = "a step missing from B is often a cache hit or a skipped step"
 
 
@@ -141,12 +141,12 @@ def text_report(comparison: Comparison, names: Tuple[str, str], *, wide: bool = 
                      ("critical path", *_pair(c.critical_path_ns), _delta(*c.critical_path_ns)),
                      ("processes", *map(str, c.processes), _delta(*c.processes, duration=False)),
                      ("failures", *map(str, c.failures), _delta(*c.failures, duration=False))], 2, left=1)
-    both = [change for change in c.changes if change.count[0] and change.count[1]]
     by = "commands from the root down" if c.key_mode == "path" else "the command alone"
     lines += ["", f"changed, by |Δ| (key: {by}; {_hidden(c.hidden, 'key', 'keys', c)})"]
     lines += _table([("count", "A", "B", "Δ", "key")] +
-                    [(f"{change.count[0]} → {change.count[1]}", *_pair(change.time_ns),
-                      _delta(*change.time_ns), key_text(change.key, wide)) for change in both], 4)
+                    [(f"{change.count[0]} → {change.count[1]}", _maybe(change.time_ns[0] if change.count[0] else None),
+                      _maybe(change.time_ns[1] if change.count[1] else None),
+                      _delta(*change.time_ns), key_text(change.key, wide)) for change in c.changes], 4)
     lines += _one_sided(c.only_a, 0, f"only in A ({NOTE_ONLY_A})", c.key_mode, wide)
     lines += _one_sided(c.only_b, 1, "only in B", c.key_mode, wide)
     gated = _hidden(c.critical_path_hidden, "step on both paths", "steps on both paths", c)
