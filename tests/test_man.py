@@ -19,7 +19,7 @@ from proctrace.render import RENDERERS
 ROOT = Path(__file__).resolve().parent.parent
 MAN = ROOT / "man"
 PAGES = sorted(MAN.glob("*.[0-9]"))
-SUBCOMMANDS = ["record", "sort", "render"]
+SUBCOMMANDS = ["record", "sort", "render", "diff"]
 EXPECTED_PAGES = ["proctrace.1", "proctrace.5"] + [f"proctrace-{name}.1" for name in SUBCOMMANDS]
 SECTIONS_1 = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "EXAMPLES", "SEE ALSO"]
 # a file format has no options and no exit status
