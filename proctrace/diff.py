@@ -51,29 +51,33 @@ DEFAULT_MIN_PERCENT = 5.0
 #   /tmp/ccAb12Cd.s /tmp/tmp.Xy12ab34cd /tmp/tmpk3j2_a9z    -> /tmp/<tmp>.s /tmp/<tmp> /tmp/<tmp>
 #   /proc/4242/status, and any number that is a pid of the recording -> /proc/<pid>/status
 VOLATILE = re.compile(r"""
-    (?<![0-9A-Za-z]) (?:
-        (?P<uuid> [0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12} )
-      | (?P<hex> [0-9A-Fa-f]{16,} )
-      | (?P<hash> [0-9abcdfghijklmnpqrsvwxyz]{32} )
-    ) (?![0-9A-Za-z])
-  | (?:(?<=/)|^) (?:
-        (?P<gcc> cc[A-Za-z0-9]{6} ) (?=\.)
-      | (?P<tmp> tmp\.[A-Za-z0-9]{6,} | tmp[a-z0-9_]{8} ) (?![0-9A-Za-z_])
+    (?<![0-9A-Za-z]) (?:   # (one check of the left edge, then the kinds: twice as fast as one check each)
+        (?P<uuid> [0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12} (?![0-9A-Za-z]) )
+      | (?P<hex> [0-9A-Fa-f]{16,} (?![0-9A-Za-z]) )
+      | (?P<hash> [0-9abcdfghijklmnpqrsvwxyz]{32} (?![0-9A-Za-z]) )
+      | (?<![^/]) (?P<gcc> cc[A-Za-z0-9]{6} ) (?=\.)
+      | (?<![^/]) (?P<tmp> tmp\.[A-Za-z0-9]{6,} | tmp[a-z0-9_]{8} ) (?![0-9A-Za-z_])
+      | (?<=/proc/) (?P<proc> [0-9]+ ) (?![0-9A-Za-z])
+      | (?P<number> [1-9][0-9]{0,9} ) (?![0-9A-Za-z])
     )
-  | (?P<proc> (?<=/proc/) [0-9]+ ) (?![0-9A-Za-z])
-  | (?<![0-9A-Za-z]) (?P<number> [1-9][0-9]{0,9} ) (?![0-9A-Za-z])
 """, re.X)
 # gcc's temporary names are cc + six random letters and digits: outside a
 # directory named tmp, ask for a capital or a digit among them, which one
 # gcc name in 200 lacks, and a real name (ccompile.c) seldom has
 TMP_DIR = re.compile(r"(?:^|/)(?:tmp|temp|TMP|TEMP)/$")
 RANDOM = re.compile(r"[A-Z0-9]")
+# a build repeats most arguments (-c, -O2, its include paths): each is normalised once, up to this many
+MEMO_LIMIT = 100_000
 
 
 def normalise_command(cmdline: Command, pids: AbstractSet[int]) -> Command:
     """An argv as a key: its program's name, and placeholders for what each run makes new."""
-    if not cmdline:
-        return ()
+    return _normaliser(pids)(cmdline)
+
+
+def _normaliser(pids: AbstractSet[int]) -> Callable[[Command], Command]:
+    """normalise_command for one recording's pids, remembering the arguments it has seen."""
+    memo: Dict[str, str] = {}
 
     def placeholder(match: re.Match) -> str:
         kind = match.lastgroup
@@ -85,8 +89,21 @@ def normalise_command(cmdline: Command, pids: AbstractSet[int]) -> Command:
             return "<tmp>"
         return "<pid>" if kind == "proc" else "<%s>" % kind
 
-    program = cmdline[0].rsplit("/", 1)[-1] or cmdline[0]
-    return tuple(VOLATILE.sub(placeholder, arg) for arg in (program,) + tuple(cmdline[1:]))
+    def normalise(cmdline: Command) -> Command:
+        if not cmdline:
+            return ()
+        words = []
+        for index, arg in enumerate(cmdline):
+            if not index:
+                arg = arg.rsplit("/", 1)[-1] or arg
+            word = memo.get(arg)
+            if word is None:
+                word = VOLATILE.sub(placeholder, arg)
+                if len(memo) < MEMO_LIMIT:
+                    memo[arg] = word
+            words.append(word)
+        return tuple(words)
+    return normalise
 
 
 class Change:
@@ -152,18 +169,21 @@ class _Trie:
     chains would take quadratic memory.
     """
 
-    __slots__ = ("ids", "entries")
+    __slots__ = ("ids", "entries", "runs")
 
     def __init__(self):
         self.ids: Dict[tuple, int] = {}
         self.entries: List[tuple] = []  # id -> (parent id, item)
+        self.runs = bytearray()         # id -> which runs had it: bit 0 for A, bit 1 for B
 
-    def child(self, parent: int, item) -> int:
+    def child(self, parent: int, item, run: int = 0) -> int:
         entry = (parent, item)
         found = self.ids.get(entry)
         if found is None:
             found = self.ids[entry] = len(self.entries)
             self.entries.append(entry)
+            self.runs.append(0)
+        self.runs[found] |= run
         return found
 
     def path(self, node: int) -> tuple:
@@ -178,37 +198,53 @@ _TOP = -1  # the parent id of a path's first element
 
 
 class _Run:
-    """One recording indexed by key: per key its count and time, per process its identity."""
+    """One recording indexed by key: per key its count and time, per process its identity.
 
-    def __init__(self, recording: Recording, mode: str, keys: _Trie, identities: _Trie):
+    A key id stands for the path of commands down to a process; an identity
+    id for the path of (key id, occurrence among its siblings with that key).
+    """
+
+    def __init__(self, recording: Recording, mode: str, keys: _Trie, identities: _Trie, run: int):
         self.recording = recording
         self.totals: Dict[int, List[int]] = {}   # key id -> [count, time]
-        self.identity: Dict[Process, int] = {}   # process -> identity id (key and occurrence, per level)
-        self.key_of: Dict[int, int] = {}         # identity id -> key id
-        pids = frozenset(proc.pid for proc in recording.processes)
+        self.identity: Dict[Process, int] = {}   # process -> identity id
+        normalise = _normaliser(frozenset(proc.pid for proc in recording.processes))
         own = own_times(recording)
-        commands: Dict[tuple, Command] = {}
-        seen: Dict[tuple, int] = {}              # (parent identity, command) -> processes so far
-        for proc in recording.processes:         # in order of first appearance: parents before children
+
+        def command(proc: Process):
             step = proc.command_step()
-            raw = step.cmdline if step is not None else ()
-            command = commands.get(raw)
-            if command is None:
-                command = commands[raw] = normalise_command(raw, pids)
-            parent = _TOP if mode == "argv" or proc.parent is None else self.identity[proc.parent]
-            occurrence = seen.get((parent, command), 0)
-            seen[(parent, command)] = occurrence + 1
-            ident = identities.child(parent, (command, occurrence))
-            key = keys.child(_TOP if parent == _TOP else self.key_of[parent], command)
-            self.identity[proc] = ident
-            self.key_of[ident] = key
+            return normalise(step.cmdline) if step is not None else ()
+
+        def add(proc: Process, key: int, occurrences: Dict[int, int], parent: int) -> int:
+            occurrence = occurrences.get(key, 0)
+            occurrences[key] = occurrence + 1
+            ident = self.identity[proc] = identities.child(parent, (key, occurrence), run)
             total = self.totals.get(key)
             if total is None:
                 total = self.totals[key] = [0, 0]
             total[0] += 1
             total[1] += own[proc]
+            return ident
+
+        if mode == "argv":
+            everywhere: Dict[int, int] = {}
+            for proc in recording.processes:  # in order of first appearance, which is of start
+                add(proc, keys.child(_TOP, command(proc)), everywhere, _TOP)
+        else:
+            # siblings by parent, in start order; a loop, not recursion: fork chains can be deep
+            families: List[tuple] = [(recording.roots, _TOP, _TOP)]
+            while families:
+                children, parent_key, parent = families.pop()
+                occurrences: Dict[int, int] = {}
+                for child in children:
+                    key = keys.child(parent_key, command(child))
+                    ident = add(child, key, occurrences, parent)
+                    if child.children:
+                        families.append((child.children, key, ident))
         self.root = recording.processes[0] if recording.processes else None
-        self.command = keys.path(self.key_of[self.identity[self.root]])[-1] if self.root is not None else ()
+        self.command: Command = ()
+        if self.root is not None:
+            self.command = keys.entries[identities.entries[self.identity[self.root]][1][0]][1]
 
     def path_times(self) -> Dict[int, int]:
         """Each identity on the critical path -> its time on it, in the order first reached."""
@@ -235,7 +271,7 @@ def compare(a: Recording, b: Recording, *, key: str = "path", min_delta_ns: int 
     if key not in KEY_MODES:
         raise ValueError(f"unknown key mode {key!r}")
     keys, identities = _Trie(), _Trie()
-    run_a, run_b = _Run(a, key, keys, identities), _Run(b, key, keys, identities)
+    run_a, run_b = _Run(a, key, keys, identities, 1), _Run(b, key, keys, identities, 2)
     if run_a.command != run_b.command:
         warn(f"the recordings look like different jobs: A ran {_plain(run_a.command)}, "
              f"B ran {_plain(run_b.command)}")
@@ -272,8 +308,9 @@ def compare(a: Recording, b: Recording, *, key: str = "path", min_delta_ns: int 
             path_quiet += 1
             continue
         items = identities.path(ident)
-        steps.append(PathStep(tuple(command for command, _ in items), tuple(index for _, index in items),
-                              (time_a, time_b), (ident in run_a.key_of, ident in run_b.key_of)))
+        runs = identities.runs[ident]
+        steps.append(PathStep(keys.path(items[-1][0]), tuple(occurrence for _, occurrence in items),
+                              (time_a, time_b), (bool(runs & 1), bool(runs & 2))))
     facts = list(zip(run_a.facts(), run_b.facts()))
     return Comparison(key_mode=key, roots=(run_a.command, run_b.command), wall_ns=facts[0],
                       critical_path_ns=facts[1], processes=facts[2], failures=facts[3],

@@ -5,10 +5,12 @@
 
 import io
 import json
+from pathlib import Path
 
-from hypothesis import example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from proctrace.cli import main
 from proctrace.diff import compare, normalise_command
 from proctrace.diff_report import escape_text, json_report, text_report
 from proctrace.events import Exec, Exit, Fork, to_json
@@ -16,6 +18,9 @@ from proctrace.model import fold, items_of_events
 from proctrace.pipeline import read_model
 from proctrace.sort import SortStats
 from strategies import arg_text, histories
+from test_hostile_input import _check_outcome, mutated
+
+BASE = Path(__file__).parent / "data" / "diff" / "base.jsonl"
 
 # commands of a build; {self} and {parent} become pids, as in /proc/4242/status or a shell's $$
 COMMANDS = [("make", "-j2"), ("/bin/sh", "-c", "cc -c a.c"), ("cc", "-c", "a.c"), ("cc", "-c", "b.c"),
@@ -191,3 +196,24 @@ def test_hostile_commands_give_printable_text_and_valid_json(children):
     pids = frozenset(range(2, 3 + len(children)))
     expected = {(("make",), normalise_command(argv, pids)) for argv, _ in children}
     assert {tuple(map(tuple, key)) for key in document["only_a"]} == expected
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(mutated())
+@example(b'{"Fork":{"timestamp":0,"parent_pid":1,"child_pid":2,"parent_pgid":1}}\n'
+         b'{"Exec":{"timestamp":1,"pid":2,"ppid":1,"pgid":2,"cmdline":["\\ud800x","\\udcff\\u202e"]}}\n')
+def test_diff_of_a_mutated_recording_gives_a_report_or_one_error_line(tmp_path, capsysbinary, data):
+    """As for every subcommand (test_hostile_input): exit 0, or exit 1 with one error line."""
+    path = tmp_path / "mutated.jsonl"
+    path.write_bytes(data)
+    for args in ([str(BASE), str(path)], [str(path), str(BASE), "--json"], [str(path), str(path), "--key", "argv"]):
+        capsysbinary.readouterr()
+        status = main(["diff", *args, "-o", str(tmp_path / "out")])
+        _check_outcome(status, capsysbinary.readouterr().err, ["diff"] + args)
+        if status == 0:
+            text = (tmp_path / "out").read_bytes().decode("utf-8")
+            if "--json" in args:
+                json.loads(text)
+            else:
+                assert all(line.isprintable() for line in text.split("\n"))
