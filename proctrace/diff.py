@@ -27,6 +27,7 @@ import re
 from difflib import SequenceMatcher
 
 from proctrace.analysis import critical_path, end_of, own_times
+from proctrace.diff_report import command_text
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -334,5 +335,4 @@ def _aligned(a: List[int], b: List[int]) -> List[int]:
 
 def _plain(command: Command) -> str:
     """A command for a warning: its words, with unprintable characters escaped (see diff_report)."""
-    from proctrace.diff_report import command_text
     return command_text(command) if command else "nothing"

@@ -17,7 +17,7 @@ and the commands of a key are joined with "; " as in folded stacks.  The
 JSON keeps every command whole, as UTF-8, with lone surrogates as \\u
 escapes.
 
-    make -j2; sh -c 'cc -c slow.c; sleep 1'     1 → 1    310 ms    1.32 s   +1.01 s
+      0 → 1         —    1.00 s              +1.00 s   make -j2; sh -c 'cc -O2 -Wall -c slo… sleep $SLOW'; sleep 1
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 # safe (the placeholders of diff.normalise_command: <pid>, <tmp>)
 NEEDS_QUOTES = re.compile(r"[^\w@%+=:,./<>-]")
 SURROGATE = re.compile("[\ud800-\udfff]")
+# a character of escaped text, or an escape whole: every backslash in it starts one
+UNIT = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|.)|.", re.S)
 ANCESTOR_LIMIT = 40   # characters of each command above the last, unless --wide
 COMMAND_LIMIT = 72    # characters of the last command of a key, unless --wide
 NOTE_ONLY_A = "a step missing from B is often a cache hit or a skipped step"
@@ -73,9 +75,24 @@ def command_text(command: Sequence[str], limit: Optional[int] = None) -> str:
     """An argv as one line of printable text, its words told apart; cut in the middle past `limit`."""
     text = " ".join(map(_word, command)) if command else "(no exec)"
     if limit is not None and len(text) > limit:
-        head = limit * 2 // 3
-        text = text[:head] + "…" + text[-(limit - head - 1):]
+        text = _shortened(text, limit)
     return text
+
+
+def _shortened(text: str, limit: int) -> str:
+    """Its first two thirds and its end, joined by an ellipsis, never cutting an escape in two:
+    the end of `\\\\x1b` (a backslash, then x1b) must not read as an escape."""
+    units = UNIT.findall(text)
+    head_size, tail_size = limit * 2 // 3, limit - limit * 2 // 3 - 1
+    head, size = 0, 0
+    while size + len(units[head]) <= head_size:
+        size += len(units[head])
+        head += 1
+    tail, size = len(units), 0
+    while tail > head and size + len(units[tail - 1]) <= tail_size:
+        tail -= 1
+        size += len(units[tail])
+    return "".join(units[:head]) + "…" + "".join(units[tail:])
 
 
 def key_text(key: Sequence[Sequence[str]], wide: bool = False) -> str:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from proctrace.cli import main
 from proctrace.diff import compare, normalise_command
-from proctrace.diff_report import escape_text, json_report, text_report
+from proctrace.diff_report import UNIT, command_text, escape_text, json_report, text_report
 from proctrace.events import Exec, Exit, Fork, to_json
 from proctrace.model import fold, items_of_events
 from proctrace.pipeline import read_model
@@ -217,3 +217,19 @@ def test_diff_of_a_mutated_recording_gives_a_report_or_one_error_line(tmp_path, 
                 json.loads(text)
             else:
                 assert all(line.isprintable() for line in text.split("\n"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="ab \\'\x1b\u202e\udcff", max_size=30), min_size=1, max_size=6),
+       st.integers(8, 60))
+def test_shortening_never_cuts_an_escape_in_two(argv, limit):
+    full = command_text(tuple(argv))
+    short = command_text(tuple(argv), limit)
+    if short == full:
+        return
+    head, tail = short.split("…")
+    units = UNIT.findall(full)
+    # both ends are whole pieces of the full text: each escape in them reads as it did there
+    assert UNIT.findall(head) == units[:len(UNIT.findall(head))]
+    assert not tail or UNIT.findall(tail) == units[-len(UNIT.findall(tail)):]
+    assert len(short) <= limit
