@@ -1,0 +1,162 @@
+"""Labels of a Mermaid gantt chart: the text a bar shows, and that text as the chart must write it.
+
+Two steps, kept apart so that each can be checked on its own:
+
+- `command_text(argv)` is what a person reads: the program's name (not its
+  path), then its arguments, quoted as a shell would where they hold blanks
+  or quotes; `fit(text, room)` shortens it in the middle to the room its
+  bar leaves (`text_width` estimates how wide Mermaid draws it).  Every
+  character that does not print is shown as an escape (`\\n`, `\\x01`,
+  `\\xff` for a byte that is not UTF-8, `\\ufeff`, ...), so what is drawn
+  is what is there.
+- `escape_label(text)` writes that text into the chart.  The rule has no
+  list of keywords, so it cannot have gaps: every character outside a small
+  safe set (ASCII letters, digits, the space and the punctuation Mermaid
+  gives no meaning to) is written as a Mermaid entity `#N;` (N its code
+  point, in decimal), and so is a label's first character unless it is
+  punctuation from that set.  Every Mermaid statement starts with a letter,
+  a digit, `%`, or what Mermaid skips as a blank (JavaScript's `\\s`, which
+  holds U+FEFF and every Unicode space), so a task line cannot read as
+  anything but a task, and its label ends at the task's own `:`.
+
+The characters left out of the safe set and why: `:` ends a label, `%`
+starts a comment or a directive, `#` an entity and `;` ends one; Mermaid
+rewrites `="` inside `<...>` to `='`, so `<`, `>` and `"` go too; and
+every non-ASCII character, because Mermaid's own stand-ins for entities
+are non-ASCII (`ﬂ°`, `¶ß`, turned into `&` and `;` in the SVG) and its
+regexes treat some as blanks or line ends (U+FEFF, U+2028).  Entities
+are only written for characters that print: `&#13;` or `&#128;` would
+not draw the character itself.
+
+    escape_label("click x :y") -> "#99;lick x #58;y"
+"""
+
+from __future__ import annotations
+
+import re
+from string import ascii_letters, digits
+
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Optional, Sequence
+
+__all__ = ["SAFE", "FIRST_SAFE", "escape_label", "escape_text", "readable", "command_text", "fit",
+           "text_width", "MAX_COMMAND"]
+
+PUNCTUATION = "!$&'()*+,-./=?@[\\]^_`{|}~"
+SAFE = frozenset(ascii_letters + digits + " " + PUNCTUATION)
+FIRST_SAFE = frozenset(PUNCTUATION)
+UNSAFE = re.compile("[^A-Za-z0-9 " + re.escape(PUNCTUATION) + "]")
+ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+NEEDS_QUOTES = re.compile(r"[\s'\"]")
+# /nix/store/zzmqcgd2vrql9656a2fkwk948r38mgai-coreutils-9.3/bin/dirname -> <store>/dirname
+NIX_STORE = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s]*/(?:s?bin/)?")
+MAX_COMMAND = 100  # characters of a command, wherever its bar is
+ELLIPSIS = "…"
+
+
+def _entity(match: re.Match) -> str:
+    return "#%d;" % ord(match.group())
+
+
+def escape_label(text: str) -> str:
+    """A task's label -> the chart's text for it, which Mermaid reads as a label and shows as `text`."""
+    text = UNSAFE.sub(_entity, readable(text))
+    if text and text[0] not in FIRST_SAFE and text[0] != "#":  # a '#' there is an entity already
+        text = "#%d;%s" % (ord(text[0]), text[1:])
+    return text
+
+
+def escape_text(text: str) -> str:
+    """The text of a title or section line, which starts with its keyword: escape_label without its first rule."""
+    return UNSAFE.sub(_entity, readable(text))
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if char in ESCAPES:
+        return ESCAPES[char]
+    if code < 0x80:
+        return "\\x%02x" % code
+    if 0xDC80 <= code <= 0xDCFF:
+        return "\\x%02x" % (code - 0xDC00)  # a byte that is not UTF-8 (surrogateescape)
+    return "\\u%04x" % code if code <= 0xFFFF else "\\U%08x" % code
+
+
+def readable(text: str) -> str:
+    """Text with every character that does not print (controls, blanks but the space, lone
+    surrogates, U+FEFF, ...) written as a backslash escape."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _quoted(arg: str) -> str:
+    if arg and not NEEDS_QUOTES.search(arg):
+        return arg
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def command_text(cmdline: Sequence[str], filename: Optional[str] = None) -> str:
+    """An argv -> one readable line: the program's name (not its path), then its arguments.
+
+    An empty argv shows the name of the file exec'd, if known; "" otherwise.
+    """
+    if cmdline:
+        program = cmdline[0].rsplit("/", 1)[-1] or cmdline[0]
+        text = " ".join([_quoted(program)] + [_quoted(arg) for arg in cmdline[1:]])
+    elif filename:
+        text = _quoted(filename.rsplit("/", 1)[-1] or filename)
+    else:
+        return ""
+    if "/nix/store/" in text:
+        text = NIX_STORE.sub("<store>/", text)
+    return readable(text)
+
+
+# How wide Mermaid draws each character, in hundredths of an em: Arial's
+# advance widths (Liberation Sans, Helvetica and most sans-serif fonts
+# are close), from ' ' to '~'.  A character beyond ASCII counts by the
+# length of its UTF-8 form: 0.7 em for 2 bytes (Latin, Greek, Cyrillic),
+# 1 em for 3 (CJK), 1.2 em for 4 (emoji); continuation bytes count 0.
+_ASCII_WIDTHS = (
+    28, 28, 36, 56, 56, 89, 67, 20, 34, 34, 39, 59, 28, 34, 28, 28,   # space to /
+    56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 28, 28, 59, 59, 59, 56,   # 0 to ?
+    102, 67, 67, 73, 73, 67, 62, 78, 73, 28, 50, 67, 56, 84, 73, 78,  # @ to O
+    67, 78, 73, 67, 62, 73, 67, 95, 67, 67, 62, 28, 28, 28, 47, 56,   # P to _
+    34, 56, 56, 50, 56, 56, 28, 56, 56, 23, 23, 50, 23, 84, 56, 56,   # ` to o
+    56, 56, 34, 50, 28, 56, 50, 73, 50, 50, 50, 34, 26, 34, 59)       # p to ~
+_WIDTHS = bytes([56] * 32 + list(_ASCII_WIDTHS) + [56] + [0] * 64 + [70] * 32 + [100] * 16 + [120] * 16)
+
+
+def text_width(text: str) -> int:
+    """How wide `text` is drawn, in hundredths of an em (11 px a em in a gantt chart)."""
+    return sum(text.encode("utf-8", "surrogatepass").translate(_WIDTHS))
+
+
+def _char_widths(text: str) -> list:
+    table = _WIDTHS
+    return [table[ord(char)] if ord(char) < 0x80 else table[char.encode("utf-8", "surrogatepass")[0]]
+            for char in text]
+
+
+def fit(text: str, room: int, *, limit: int = MAX_COMMAND) -> str:
+    """`text` shortened in the middle (its start and end kept, joined by '…') to at most
+    `limit` characters and `room` hundredths of an em."""
+    if len(text) > limit:
+        head = limit * 2 // 3
+        text = text[:head] + ELLIPSIS + text[len(text) - (limit - head - 1):]
+    if len(text) * 102 <= room or text_width(text) <= room:  # (102: the widest character)
+        return text
+    widths = _char_widths(text)
+    room -= 100  # the ellipsis
+    head_room = room * 2 // 3
+    head = used = 0
+    while head < len(text) and used + widths[head] <= head_room:
+        used += widths[head]
+        head += 1
+    tail, left = len(text), room - used
+    while tail > head and widths[tail - 1] <= left:
+        left -= widths[tail - 1]
+        tail -= 1
+    return text[:head] + ELLIPSIS + text[tail:]
