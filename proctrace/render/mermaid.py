@@ -23,7 +23,7 @@ from itertools import islice
 
 from proctrace.model import Process, Recording
 from proctrace.render.mermaid_fit import MAX_TEXT_SIZE, fitted, shown_duration
-from proctrace.render.mermaid_labels import command_text, escape_label, escape_text, fit, text_width
+from proctrace.render.mermaid_labels import command_text, escape_label, escape_text, fit, fit_label
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Scale:
     end over WIDTH - 2 * SIDE px.  A label goes inside its bar when it fits
     there, else to the right of it when it fits before the chart's right
     edge (less 1.5 * SIDE), else to the left of the bar, ending 5 px after
-    its start; only there can it run past the edge.
+    its start; only there can it run past the edge (see fit_label).
     """
 
     __slots__ = ("first_ms", "span_ms")
@@ -80,12 +80,13 @@ class Scale:
         start_ms = (first - origin_ns) // 1_000_000
         return cls(start_ms, max(-(-(end - origin_ns) // 1_000_000), start_ms + 1))
 
-    def room(self, start_ms: int, end_ms: int) -> int:
+    def rooms(self, start_ms: int, end_ms: int) -> Tuple[int, int]:
+        """(the room left of the bar, the larger of the rooms inside and right of it), in hundredths of an em."""
         bars = WIDTH - 2 * SIDE
         left = round((start_ms - self.first_ms) * bars / self.span_ms)
         right = round((end_ms - self.first_ms) * bars / self.span_ms)
-        px = max(right - left, WIDTH - 1.5 * SIDE - right, left + SIDE - 5)
-        return int(px * MARGIN * 100 / EM)
+        scale = MARGIN * 100 / EM
+        return int((left + SIDE - 5) * scale), int(max(right - left, WIDTH - 1.5 * SIDE - right) * scale)
 
 
 def _task(command: str, suffix: str, tag: str, start_ns: int, stop_ns: int, origin_ns: int, scale: Scale) -> str:
@@ -94,8 +95,7 @@ def _task(command: str, suffix: str, tag: str, start_ns: int, stop_ns: int, orig
     # and the label says how long it really ran.
     start_ms = (start_ns - origin_ns) // 1_000_000
     length_ms = max(-(-(stop_ns - origin_ns) // 1_000_000) - start_ms, 1)
-    room = scale.room(start_ms, start_ms + length_ms) - text_width(suffix)
-    label = escape_label(fit(command, room) + suffix)
+    label = escape_label(fit_label(command, suffix, *scale.rooms(start_ms, start_ms + length_ms)))
     return f"    {label} :{tag}, {start_ms}, {length_ms}ms\n"
 
 
@@ -196,7 +196,7 @@ _TASKS_PER_PIECE = 4096
 def _cost(recording: Recording) -> Callable[[Process], int]:
     """What each process adds to the chart, in characters, laid out on the whole recording's time axis."""
     origin, last = recording.first_ns, recording.last_ns
-    scale = Scale.of(recording.processes, origin, last)
+    scale = Scale(0, -(-(last - origin) // 1_000_000))
     roots = set(recording.roots)
 
     def cost(proc: Process) -> int:

@@ -19,29 +19,38 @@ processes, that is a few hundred.
 
 from __future__ import annotations
 
+from heapq import nlargest
+
 from proctrace.model import Process, Recording
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Callable, List, Optional
 
-__all__ = ["MAX_TEXT_SIZE", "fitted", "subtree_keys", "hide", "threshold_for", "round_up", "shown_duration"]
+__all__ = ["MAX_TEXT_SIZE", "fitted", "subtree_keys", "root_key", "hide", "threshold_for", "round_up",
+           "shown_duration"]
 
 # Mermaid draws an error instead of a chart above this many characters (maxTextSize).
 MAX_TEXT_SIZE = 50_000
 HEAD_ROOM = 400   # for the chart's first lines and the title's notes
 # No task line is shorter: "    #1; (pid 0, 0.00 ms) :done, 0, 1ms\n"
 MIN_COST = 37
-ROOT = float("inf")  # the key of a root: never hidden
 
 
-def subtree_keys(recording: Recording) -> List[float]:
-    """The longest duration (ns) in each process's subtree (ROOT for a root), in the order of recording.processes."""
+def root_key(recording: Recording) -> int:
+    """The key of a root, which is never hidden: longer than anything in the recording."""
+    return recording.last_ns - recording.first_ns + 1
+
+
+def subtree_keys(recording: Recording) -> List[int]:
+    """The longest duration (ns) in each process's subtree (root_key for a root), in the order of
+    recording.processes."""
     procs = recording.processes
     last = recording.last_ns
     roots = set(recording.roots)
+    root = root_key(recording)
     below: dict = {}  # a parent -> the largest key of its children so far (children come after parents)
-    keys: List[float] = [0] * len(procs)
+    keys: List[int] = [0] * len(procs)
     for index in range(len(procs) - 1, -1, -1):
         proc = procs[index]
         end = proc.end_ns
@@ -51,7 +60,7 @@ def subtree_keys(recording: Recording) -> List[float]:
             if longest > key:
                 key = longest
         if proc in roots:
-            key = ROOT
+            key = root
         keys[index] = key
         parent = proc.parent
         if parent is not None and below.get(parent, -1) < key:
@@ -59,13 +68,13 @@ def subtree_keys(recording: Recording) -> List[float]:
     return keys
 
 
-def threshold_for(procs: List[Process], keys: List[float], cost: Callable[[Process], int],
-                  budget: int) -> Optional[float]:
+def threshold_for(procs: List[Process], keys: List[int], cost: Callable[[Process], int],
+                  budget: int) -> Optional[int]:
     """The largest key that must be hidden (with every smaller one) for the rest to cost
     at most `budget` characters; None when everything fits."""
     most = budget // MIN_COST + 1  # more than this many processes cannot fit
     if len(procs) > most:
-        cutoff = sorted(keys, reverse=True)[most - 1]
+        cutoff = nlargest(most, keys)[-1]
         order = [index for index, key in enumerate(keys) if key >= cutoff]
     else:
         order = list(range(len(procs)))
@@ -83,11 +92,12 @@ def threshold_for(procs: List[Process], keys: List[float], cost: Callable[[Proce
     return None
 
 
-def hide(recording: Recording, keys: List[float], threshold: int) -> int:
+def hide(recording: Recording, keys: List[int], threshold: int) -> int:
     """Leave out the processes whose key is below `threshold` (keys shrinks with them), as
     model.hide_short_leaves(recording, threshold) would, in one pass; returns how many."""
     procs = recording.processes
-    kept = [proc for proc, key in zip(procs, keys) if key >= threshold]
+    cut = min(threshold, root_key(recording))  # a root's key exceeds every duration, and no root is hidden
+    kept = [proc for proc, key in zip(procs, keys) if key >= cut]
     hidden = len(procs) - len(kept)
     if hidden:
         shown = set(kept)
@@ -95,7 +105,7 @@ def hide(recording: Recording, keys: List[float], threshold: int) -> int:
             if proc.children:
                 proc.children = [child for child in proc.children if child in shown]
         recording.processes = kept
-        keys[:] = [key for key in keys if key >= threshold]
+        keys[:] = [key for key in keys if key >= cut]
     recording.hidden += hidden
     recording.hidden_below_ns = max(recording.hidden_below_ns, threshold)
     return hidden
@@ -110,8 +120,8 @@ def round_up(ns: int) -> int:
 def shown_duration(ns: int) -> str:
     """16000000 -> '16 ms', 1300000000 -> '1.3 s', 130000 -> '0.13 ms'."""
     if ns >= 1_000_000_000:
-        return f"{ns / 1e9:g} s"
-    return f"{ns / 1e6:g} ms"
+        return ("%.9f" % (ns / 1e9)).rstrip("0").rstrip(".") + " s"
+    return ("%.6f" % (ns / 1e6)).rstrip("0").rstrip(".") + " ms"
 
 
 def fitted(recording: Recording, *, warn: Callable[[str], None], cost: Callable[[Process], int],
@@ -124,18 +134,19 @@ def fitted(recording: Recording, *, warn: Callable[[str], None], cost: Callable[
     a little from the estimates (its time axis may be shorter).
     """
     keys = subtree_keys(recording)
+    root = root_key(recording)
     largest = threshold_for(recording.processes, keys, cost, MAX_TEXT_SIZE - HEAD_ROOM)
     if largest is None:
         return
     total = len(recording.processes)
     hidden = 0
     while True:
-        finite = [key for key in keys if key < ROOT]
+        finite = [key for key in keys if key < root]
         if not finite:
             break  # only roots are left
         if largest is None:
             largest = min(finite)  # the chart came out larger than estimated: hide the next shortest too
-        elif largest == ROOT:
+        elif largest == root:
             largest = max(finite)  # the roots alone do not fit: hide everything else
         hidden += hide(recording, keys, round_up(int(largest) + 1))
         if chart_size(recording) <= MAX_TEXT_SIZE:

@@ -40,8 +40,8 @@ TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Optional, Sequence
 
-__all__ = ["SAFE", "FIRST_SAFE", "escape_label", "escape_text", "readable", "command_text", "fit",
-           "text_width", "MAX_COMMAND"]
+__all__ = ["SAFE", "FIRST_SAFE", "escape_label", "escape_text", "readable", "command_text", "fit", "fit_label",
+           "text_width", "measured_width", "MAX_COMMAND"]
 
 PUNCTUATION = "!$&'()*+,-./=?@[\\]^_`{|}~"
 SAFE = frozenset(ascii_letters + digits + " " + PUNCTUATION)
@@ -134,22 +134,40 @@ def text_width(text: str) -> int:
     return sum(text.encode("utf-8", "surrogatepass").translate(_WIDTHS))
 
 
-def _char_widths(text: str) -> list:
+# While Mermaid lays a label out, an entity `#N;` stands as "ﬂ°°N¶ß" (it
+# becomes `&#N;` in the SVG only later): the label is measured that wide.
+ENTITY_WIDTH = 380  # hundredths of an em, less N's digits (56 each)
+
+
+def _char_widths(text: str, *, measured: bool = False) -> list:
     table = _WIDTHS
-    return [table[ord(char)] if ord(char) < 0x80 else table[char.encode("utf-8", "surrogatepass")[0]]
-            for char in text]
+    widths = [table[ord(char)] if ord(char) < 0x80 else table[char.encode("utf-8", "surrogatepass")[0]]
+              for char in text]
+    if measured:
+        for index, char in enumerate(text):
+            if char not in SAFE or (index == 0 and char not in FIRST_SAFE):
+                widths[index] = ENTITY_WIDTH + 56 * len(str(ord(char)))
+    return widths
 
 
-def fit(text: str, room: int, *, limit: int = MAX_COMMAND) -> str:
+def measured_width(text: str) -> int:
+    """How wide Mermaid takes the label `text` to be when it places it (its entities are wider)."""
+    return sum(_char_widths(text, measured=True))
+
+
+def fit(text: str, room: int, *, limit: int = MAX_COMMAND, measured: bool = False) -> str:
     """`text` shortened in the middle (its start and end kept, joined by '…') to at most
-    `limit` characters and `room` hundredths of an em."""
+    `limit` characters and `room` hundredths of an em, as drawn or, with `measured`, as
+    Mermaid measures it."""
     if len(text) > limit:
         head = limit * 2 // 3
         text = text[:head] + ELLIPSIS + text[len(text) - (limit - head - 1):]
-    if len(text) * 102 <= room or text_width(text) <= room:  # (102: the widest character)
+    if not measured and (len(text) * 102 <= room or text_width(text) <= room):  # (102: the widest character)
         return text
-    widths = _char_widths(text)
-    room -= 100  # the ellipsis
+    widths = _char_widths(text, measured=measured)
+    if sum(widths) <= room:
+        return text
+    room -= ENTITY_WIDTH + 224 if measured else 100  # the ellipsis
     head_room = room * 2 // 3
     head = used = 0
     while head < len(text) and used + widths[head] <= head_room:
@@ -160,3 +178,20 @@ def fit(text: str, room: int, *, limit: int = MAX_COMMAND) -> str:
         left -= widths[tail - 1]
         tail -= 1
     return text[:head] + ELLIPSIS + text[tail:]
+
+
+def fit_label(command: str, suffix: str, left: int, right: int) -> str:
+    """`command` + `suffix`, the command shortened until Mermaid draws the whole label on the chart.
+
+    Mermaid puts a label inside its bar or right of it when it measures it
+    narrower than `right` (the larger of the two rooms), else left of the
+    bar, where it must be drawn narrower than `left`.  (Hundredths of an em.)
+    """
+    command = fit(command, 1 << 62)  # at most MAX_COMMAND characters
+    label = command + suffix
+    if text_width(label) <= left or measured_width(label) <= right:
+        return label
+    width = text_width(suffix)
+    drawn_left = fit(command, left - width)
+    placed_right = fit(command, right - width, measured=True)
+    return (drawn_left if len(drawn_left) >= len(placed_right) else placed_right) + suffix
