@@ -76,7 +76,7 @@ def test_command_label_is_readable_and_bounded():
     assert command_label(["sh", "-c", "echo 'hi'", ""]) == "sh -c 'echo '\\''hi'\\''' ''"
     assert command_label(["a\nb", b"\xff".decode("utf-8", "surrogateescape")]) == "'a\\nb' \\xff"
     long = command_label(["x" * 300], limit=100)
-    assert len(long) == 100 and "…" in long
+    assert len(long) == 100 and "..." in long
 
 
 def test_oversized_chart_is_reported():

@@ -52,7 +52,9 @@ NEEDS_QUOTES = re.compile(r"[\s'\"]")
 # /nix/store/zzmqcgd2vrql9656a2fkwk948r38mgai-coreutils-9.3/bin/dirname -> <store>/dirname
 NIX_STORE = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s]*/(?:s?bin/)?")
 MAX_COMMAND = 100  # characters of a command, wherever its bar is
-ELLIPSIS = "…"
+# the directories of a path in an argument: /usr/lib/gcc/x86_64-linux-gnu/12/cc1, --out=include/project/x.h
+DIRECTORIES = re.compile(r"(?<![^\s='])(?!-)/?(?:[^\s/'=]+/)+(?=[^\s/'])")
+ELLIPSIS = "..."  # (ASCII: "…" would take 7 characters of the chart, as #8230;)
 
 
 def _entity(match: re.Match) -> str:
@@ -155,26 +157,32 @@ def measured_width(text: str) -> int:
     return sum(_char_widths(text, measured=True))
 
 
+def _collapsed(match: re.Match) -> str:
+    return ELLIPSIS + "/" if len(match.group()) >= 16 else match.group()
+
+
 def fit(text: str, room: int, *, limit: int = MAX_COMMAND, measured: bool = False) -> str:
-    """`text` shortened in the middle (its start and end kept, joined by '…') to at most
-    `limit` characters and `room` hundredths of an em, as drawn or, with `measured`, as
-    Mermaid measures it."""
-    if len(text) > limit:
-        head = limit * 2 // 3
-        text = text[:head] + ELLIPSIS + text[len(text) - (limit - head - 1):]
-    if not measured and (len(text) * 102 <= room or text_width(text) <= room):  # (102: the widest character)
+    """`text` made to fit `limit` characters and `room` hundredths of an em, as drawn or, with
+    `measured`, as Mermaid measures it: long directories of paths written '.../' first, then
+    the middle cut out (its start and end kept, joined by '...')."""
+    width = measured_width if measured else text_width
+    if len(text) <= limit and width(text) <= room:
         return text
+    if "/" in text:
+        text = DIRECTORIES.sub(_collapsed, text)
     widths = _char_widths(text, measured=measured)
-    if sum(widths) <= room:
+    if len(text) <= limit and sum(widths) <= room:
         return text
-    room -= ENTITY_WIDTH + 224 if measured else 100  # the ellipsis
-    head_room = room * 2 // 3
+    # one cut, two thirds of the room and the characters before it
+    room -= 3 * 28  # the ellipsis
+    chars = limit - len(ELLIPSIS)
+    head_room, head_chars = room * 2 // 3, chars * 2 // 3
     head = used = 0
-    while head < len(text) and used + widths[head] <= head_room:
+    while head < head_chars and head < len(text) and used + widths[head] <= head_room:
         used += widths[head]
         head += 1
-    tail, left = len(text), room - used
-    while tail > head and widths[tail - 1] <= left:
+    tail, left, tail_chars = len(text), room - used, chars - head
+    while tail > head and len(text) - tail < tail_chars and widths[tail - 1] <= left:
         left -= widths[tail - 1]
         tail -= 1
     return text[:head] + ELLIPSIS + text[tail:]
@@ -187,9 +195,8 @@ def fit_label(command: str, suffix: str, left: int, right: int) -> str:
     narrower than `right` (the larger of the two rooms), else left of the
     bar, where it must be drawn narrower than `left`.  (Hundredths of an em.)
     """
-    command = fit(command, 1 << 62)  # at most MAX_COMMAND characters
     label = command + suffix
-    if text_width(label) <= left or measured_width(label) <= right:
+    if len(command) <= MAX_COMMAND and (text_width(label) <= left or measured_width(label) <= right):
         return label
     width = text_width(suffix)
     drawn_left = fit(command, left - width)
