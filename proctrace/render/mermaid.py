@@ -5,15 +5,18 @@ time), labelled with the program, its arguments and pid; a process that
 exec'd more than once also gets a section with a bar per exec.  The time
 axis is milliseconds from the first event.  Labels are written so that
 Mermaid reads every task line as a task (see mermaid_labels.py), and
-shortened in the middle to the room their bar leaves on a chart laid out
-1200 px wide (the first line fixes that width: a chart drawn narrower is
-scaled down whole, so no label is cut off); the recording keeps the full
-command.  Mermaid draws nothing at all above 50,000 characters, so unless
-told to draw everything the chart leaves out the shortest leaf processes
-until it fits, and says so in its title (see mermaid_fit.py).
+shortened to the room their bar leaves on a chart laid out 1200 px wide
+(its first line fixes that width: a chart drawn narrower is scaled down
+whole, so no label is cut off); the recording keeps the full command.
+Mermaid draws nothing at all above 50,000 characters, so unless told to
+draw everything the chart leaves out the shortest leaf processes until it
+fits, and says so in its title (see mermaid_fit.py).
 
+    %%{init: {"gantt": {"useWidth": 1200}}}%%
     gantt
+        title Process Trace
         dateFormat x
+        ...
         #109;ake -j8 (pid 4242, 812 ms) :active, 0, 813ms
 """
 
@@ -21,13 +24,13 @@ from __future__ import annotations
 
 from itertools import islice
 
-from proctrace.model import Process, Recording
+from proctrace.model import ExecStep, Process, Recording
 from proctrace.render.mermaid_fit import MAX_TEXT_SIZE, fitted, shown_duration
 from proctrace.render.mermaid_labels import command_text, escape_label, escape_text, fit, fit_label
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Callable, Iterable, Iterator, List, Optional, Tuple
+    from typing import Callable, Iterable, Iterator, List, Tuple
 
 __all__ = ["render", "MAX_TEXT_SIZE", "escape_label", "command_label", "Scale", "process_line", "exec_section",
            "chart_head"]
@@ -120,10 +123,15 @@ def _duration(ns: int) -> str:
     return "%.2f ms" % (ns / 1e6)
 
 
+def _command(step: ExecStep) -> str:
+    cmdline = step.cmdline
+    return command_text(cmdline) if cmdline else command_text((), step.filename)  # (the filename costs a decode)
+
+
 def process_line(proc: Process, origin_ns: int, last_ns: int, scale: Scale) -> str:
     """Its bar's task line: what it ran (its parent's program, if it never exec'd), its pid and how it ended."""
     step = proc.command_step()
-    command = (command_text(step.cmdline, step.filename) if step is not None else "") or "(unknown command)"
+    command = (_command(step) if step is not None else "") or "(unknown command)"
     execs = proc.execs
     marker = " (fork)" if not execs else " [argv truncated]" if execs[-1].truncated else ""
     stop_ns = proc.end_ns if proc.end_ns is not None else last_ns
@@ -132,7 +140,7 @@ def process_line(proc: Process, origin_ns: int, last_ns: int, scale: Scale) -> s
     return _task(command, suffix, tag, proc.start_ns, stop_ns, origin_ns, scale)
 
 
-def exec_section(proc: Process, last_ns: int, origin_ns: int, scale: Scale) -> str:
+def exec_section(proc: Process, origin_ns: int, last_ns: int, scale: Scale) -> str:
     """A section with a bar per exec, for a process that exec'd more than once ("" otherwise)."""
     execs = proc.execs
     if len(execs) < 2:
@@ -141,7 +149,7 @@ def exec_section(proc: Process, last_ns: int, origin_ns: int, scale: Scale) -> s
     tasks = [f"    section {escape_text(f'execs of pid {proc.pid}')}\n"]
     for step, following in zip(execs, list(execs[1:]) + [None]):
         until = following.timestamp if following is not None else stop_ns
-        text = command_text(step.cmdline, step.filename) or "(empty argv)"
+        text = _command(step) or "(empty argv)"
         tasks.append(_task(text, f" ({_duration(until - step.timestamp)})", "active", step.timestamp, until,
                            origin_ns, scale))
     return "".join(tasks)
@@ -187,7 +195,7 @@ def _chart(recording: Recording) -> Iterator[str]:
             if not piece:
                 break
             yield "".join([process_line(proc, origin, last, scale) for proc in piece])
-    yield "".join([exec_section(proc, last, origin, scale) for proc in recording.processes if len(proc.execs) > 1])
+    yield "".join([exec_section(proc, origin, last, scale) for proc in recording.processes if len(proc.execs) > 1])
 
 
 _TASKS_PER_PIECE = 4096
@@ -200,7 +208,7 @@ def _cost(recording: Recording) -> Callable[[Process], int]:
     roots = set(recording.roots)
 
     def cost(proc: Process) -> int:
-        size = len(process_line(proc, origin, last, scale)) + len(exec_section(proc, last, origin, scale))
+        size = len(process_line(proc, origin, last, scale)) + len(exec_section(proc, origin, last, scale))
         return size + len(_section(recording, proc)) if proc in roots else size
     return cost
 

@@ -4,20 +4,22 @@ Two steps, kept apart so that each can be checked on its own:
 
 - `command_text(argv)` is what a person reads: the program's name (not its
   path), then its arguments, quoted as a shell would where they hold blanks
-  or quotes; `fit(text, room)` shortens it in the middle to the room its
-  bar leaves (`text_width` estimates how wide Mermaid draws it).  Every
-  character that does not print is shown as an escape (`\\n`, `\\x01`,
-  `\\xff` for a byte that is not UTF-8, `\\ufeff`, ...), so what is drawn
-  is what is there.
+  or quotes.  Every character that does not print is shown as an escape
+  (`\\n`, `\\x01`, `\\xff` for a byte that is not UTF-8, `\\ufeff`, ...), so
+  what is drawn is what is there.  `fit_label` shortens it to the room its
+  bar leaves: long directories of its paths first, then its middle.
 - `escape_label(text)` writes that text into the chart.  The rule has no
   list of keywords, so it cannot have gaps: every character outside a small
   safe set (ASCII letters, digits, the space and the punctuation Mermaid
   gives no meaning to) is written as a Mermaid entity `#N;` (N its code
   point, in decimal), and so is a label's first character unless it is
-  punctuation from that set.  Every Mermaid statement starts with a letter,
-  a digit, `%`, or what Mermaid skips as a blank (JavaScript's `\\s`, which
-  holds U+FEFF and every Unicode space), so a task line cannot read as
-  anything but a task, and its label ends at the task's own `:`.
+  punctuation from that set.  Mermaid's gantt lexer, at the start of a
+  line, reads a statement only from a letter (section, click, call, href,
+  accTitle, ...), a digit (a date), `%` or a character followed by `%`
+  (comments, directives), or what it skips as a blank (JavaScript's `\\s`,
+  which holds U+FEFF and every Unicode space); `%` is always an entity, so
+  a task line cannot read as anything but a task, and its label ends at
+  the task's own `:`.
 
 The characters left out of the safe set and why: `:` ends a label, `%`
 starts a comment or a directive, `#` an entity and `;` ends one; Mermaid
@@ -49,6 +51,7 @@ FIRST_SAFE = frozenset(PUNCTUATION)
 UNSAFE = re.compile("[^A-Za-z0-9 " + re.escape(PUNCTUATION) + "]")
 ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 NEEDS_QUOTES = re.compile(r"[\s'\"]")
+OTHER_BLANKS_OR_QUOTES = re.compile(r"[^\S ]|['\"]")
 # /nix/store/zzmqcgd2vrql9656a2fkwk948r38mgai-coreutils-9.3/bin/dirname -> <store>/dirname
 NIX_STORE = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s]*/(?:s?bin/)?")
 MAX_COMMAND = 100  # characters of a command, wherever its bar is
@@ -105,8 +108,10 @@ def command_text(cmdline: Sequence[str], filename: Optional[str] = None) -> str:
     An empty argv shows the name of the file exec'd, if known; "" otherwise.
     """
     if cmdline:
-        program = cmdline[0].rsplit("/", 1)[-1] or cmdline[0]
-        text = " ".join([_quoted(program)] + [_quoted(arg) for arg in cmdline[1:]])
+        words = [cmdline[0].rsplit("/", 1)[-1] or cmdline[0], *cmdline[1:]]
+        text = " ".join(words)
+        if "" in words or text.count(" ") != len(words) - 1 or OTHER_BLANKS_OR_QUOTES.search(text):
+            text = " ".join([_quoted(word) for word in words])
     elif filename:
         text = _quoted(filename.rsplit("/", 1)[-1] or filename)
     else:
@@ -141,20 +146,36 @@ def text_width(text: str) -> int:
 ENTITY_WIDTH = 380  # hundredths of an em, less N's digits (56 each)
 
 
+def _char_width(char: str) -> int:
+    return _WIDTHS[ord(char)] if ord(char) < 0x80 else _WIDTHS[char.encode("utf-8", "surrogatepass")[0]]
+
+
+def _entity_extra(char: str) -> int:
+    """How much wider Mermaid measures `char` written as an entity than drawn."""
+    return ENTITY_WIDTH + 56 * len(str(ord(char))) - _char_width(char)
+
+
 def _char_widths(text: str, *, measured: bool = False) -> list:
-    table = _WIDTHS
-    widths = [table[ord(char)] if ord(char) < 0x80 else table[char.encode("utf-8", "surrogatepass")[0]]
-              for char in text]
+    if text.isascii():
+        widths = list(text.encode("ascii").translate(_WIDTHS))
+    else:
+        widths = [_char_width(char) for char in text]
     if measured:
-        for index, char in enumerate(text):
-            if char not in SAFE or (index == 0 and char not in FIRST_SAFE):
-                widths[index] = ENTITY_WIDTH + 56 * len(str(ord(char)))
+        for match in UNSAFE.finditer(text):
+            widths[match.start()] += _entity_extra(match.group())
+        if text and text[0] in SAFE and text[0] not in FIRST_SAFE:
+            widths[0] += _entity_extra(text[0])
     return widths
 
 
 def measured_width(text: str) -> int:
     """How wide Mermaid takes the label `text` to be when it places it (its entities are wider)."""
-    return sum(_char_widths(text, measured=True))
+    width = text_width(text)
+    for match in UNSAFE.finditer(text):
+        width += _entity_extra(match.group())
+    if text and text[0] in SAFE and text[0] not in FIRST_SAFE:
+        width += _entity_extra(text[0])
+    return width
 
 
 def _collapsed(match: re.Match) -> str:
