@@ -10,7 +10,7 @@ the task's data; nothing else in a chart but its fixed head and sections.
 import re
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from proctrace.cli import main
@@ -206,3 +206,15 @@ def test_hiding_by_subtree_keys_is_hide_short_leaves(events, threshold):
 ])
 def test_a_threshold_is_rounded_up_to_two_digits(ns, rounded, text):
     assert round_up(ns) == rounded and shown_duration(rounded) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(ANY_CHAR, max_size=300).map(readable), st.integers(500, 12000), st.integers(500, 12000))
+@example("cc1 " + "-I include/project/configuration " * 20, 3200, 900)
+def test_a_fitted_label_is_drawn_whole_where_mermaid_puts_it(command, left, right):
+    # every bar leaves at least 386 px on one side or inside (3158 hundredths of an em, less the margin)
+    assume(max(left, right) >= 3158)
+    suffix = " (pid 4242, 1.00 s) [exit 1]"
+    label = fit_label(command or "x", suffix, left, right)
+    assert label.endswith(suffix) and len(label) <= 100 + len(suffix)
+    assert text_width(label) <= left or measured_width(label) <= right
