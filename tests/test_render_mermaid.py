@@ -132,6 +132,9 @@ def test_a_long_command_is_cut_in_the_middle_to_its_room():
     assert text_width(short) <= 3000 < text_width(text)
     head, tail = short.split("...")
     assert text.startswith(head) and text.endswith(tail) and len(head) > len(tail) > 5
+    for room in range(1500, 4000, 50):  # never half an escape: the end of \x1b is no escape
+        cut = fit("a" * 40 + "\\u2028\\x1b" * 20 + "z", room)
+        assert re.fullmatch(r"a*\.\.\.((\\u2028|\\x1b)*z)?|a*(\\u2028|\\x1b)*\.\.\.(\\u2028|\\x1b)*z", cut), cut
     measured = fit("#" * 50, 3000, measured=True)
     assert measured_width(measured) <= 3000 < measured_width("#" * 50) and "..." in measured
 

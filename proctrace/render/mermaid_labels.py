@@ -50,6 +50,7 @@ SAFE = frozenset(ascii_letters + digits + " " + PUNCTUATION)
 FIRST_SAFE = frozenset(PUNCTUATION)
 UNSAFE = re.compile("[^A-Za-z0-9 " + re.escape(PUNCTUATION) + "]")
 ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+ESCAPE = re.compile(r"\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[ntr])")  # what readable() writes
 NEEDS_QUOTES = re.compile(r"[\s'\"]")
 OTHER_BLANKS_OR_QUOTES = re.compile(r"[^\S ]|['\"]")
 # /nix/store/zzmqcgd2vrql9656a2fkwk948r38mgai-coreutils-9.3/bin/dirname -> <store>/dirname
@@ -206,6 +207,13 @@ def fit(text: str, room: int, *, limit: int = MAX_COMMAND, measured: bool = Fals
     while tail > head and len(text) - tail < tail_chars and widths[tail - 1] <= left:
         left -= widths[tail - 1]
         tail -= 1
+    if "\\" in text:  # never cut an escape in two: the end of \x1b is no escape
+        for match in ESCAPE.finditer(text):
+            start, end = match.span()
+            if start < head < end:
+                head = start
+            if start < tail < end:
+                tail = end
     return text[:head] + ELLIPSIS + text[tail:]
 
 
