@@ -9,7 +9,9 @@ recording's last event.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from itertools import accumulate, islice, repeat
+from operator import sub, truediv
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -51,18 +53,21 @@ class Segment:
     """A stretch of the critical path: `proc` was running `step`'s program and waiting for nobody.
 
     `near` lists the siblings of the child chosen where this stretch began
-    a join, with how much later they would have had to exit to be chosen.
+    a join, nearest first, with how much later they would have had to exit
+    to be chosen; `near_total` counts them all when `near` was cut short
+    (critical_path's `near_limit`).
     """
 
-    __slots__ = ("proc", "start_ns", "end_ns", "step", "near")
+    __slots__ = ("proc", "start_ns", "end_ns", "step", "near", "near_total")
 
     def __init__(self, proc: Process, start_ns: int, end_ns: int, step: Optional[ExecStep],
-                 near: List[Tuple[Process, int]]):
+                 near: List[Tuple[Process, int]], near_total: Optional[int] = None):
         self.proc = proc
         self.start_ns = start_ns
         self.end_ns = end_ns
         self.step = step
         self.near = near
+        self.near_total = len(near) if near_total is None else near_total
 
     @property
     def pid(self) -> int:
@@ -80,7 +85,8 @@ class Segment:
         return f"Segment(pid={self.pid}, start_ns={self.start_ns}, end_ns={self.end_ns})"
 
 
-def critical_path(recording: Recording, root: Process, *, slack_ns: Optional[int] = None) -> List[Segment]:
+def critical_path(recording: Recording, root: Process, *, slack_ns: Optional[int] = None,
+                  near_limit: Optional[int] = None) -> List[Segment]:
     """The chain of work that decided when `root` ended, in time order.
 
     Walk back from the root's exit: at each point take the child whose exit
@@ -88,56 +94,75 @@ def critical_path(recording: Recording, root: Process, *, slack_ns: Optional[int
     wait() times are recorded), count the time after that exit as the
     parent's own, go into the child, and carry on in the parent from the
     child's fork.  Children that outlived their parent are never on it.  The
-    segments tile the root's lifetime exactly.
+    segments tile the root's lifetime exactly.  Each join keeps at most
+    `near_limit` near-critical siblings (None: all): in a big parallel build
+    most siblings of a job are within the slack, and every join listing all
+    of them would cost time and memory quadratic in the jobs.
     """
     root_end = end_of(root, recording)
     if slack_ns is None:
         slack_ns = int((root_end - root.start_ns) * DEFAULT_SLACK_FRACTION)
-    pieces: List[Tuple[Process, int, int, List[Tuple[Process, int]]]] = []
-    # each frame: a process, the time reached in it, its joinable children by exit time
-    stack = [(root, root_end, _joinable(root), [])]
+    pieces: List[Tuple[Process, int, int, List[Tuple[Process, int]], int]] = []
+    # each frame: a process, the time reached in it, its joinable children by
+    # exit time and how many of them are still candidates (a bound, not a
+    # slice: slicing at every join would copy the children again and again)
+    ends, children = _joinable(root)
+    stack = [(root, root_end, ends, children, len(children), [], 0)]
     while stack:
-        proc, until, (ends, children), near = stack.pop()
-        index = bisect_right(ends, until) - 1
+        proc, until, ends, children, bound, near, near_total = stack.pop()
+        index = bisect_right(ends, until, 0, bound) - 1
         while index >= 0 and children[index].start_ns < proc.start_ns:
             index -= 1  # (a child cannot start before its parent; stay safe on odd input)
         if index < 0:
-            pieces.append((proc, proc.start_ns, until, near))
+            pieces.append((proc, proc.start_ns, until, near, near_total))
             continue
         child = children[index]
-        pieces.append((proc, child.end_ns, until, near))
-        siblings = [(other, child.end_ns - other.end_ns) for other in children[:index]
-                    if child.end_ns - other.end_ns <= slack_ns and other.end_ns <= until]
-        stack.append((proc, child.start_ns, (ends[:index], children[:index]), []))
-        stack.append((child, child.end_ns, _joinable(child), siblings[::-1]))
+        pieces.append((proc, child.end_ns, until, near, near_total))
+        # the siblings that exited within the slack before it, nearest first
+        low = bisect_left(ends, child.end_ns - slack_ns, 0, index)
+        first = low if near_limit is None else max(low, index - near_limit)
+        siblings = [(other, child.end_ns - other.end_ns) for other in reversed(children[first:index])]
+        stack.append((proc, child.start_ns, ends, children, index, [], 0))
+        child_ends, grandchildren = _joinable(child)
+        stack.append((child, child.end_ns, child_ends, grandchildren, len(grandchildren), siblings, index - low))
     segments: List[Segment] = []
-    for proc, start, end, near in reversed(pieces):
-        segments.extend(_by_image(proc, start, end, near))
+    for proc, start, end, near, near_total in reversed(pieces):
+        segments.extend(_by_image(proc, start, end, near, near_total))
     return segments
 
 
 def _joinable(proc: Process) -> Tuple[List[int], List[Process]]:
     """The children that exited no later than their parent, by exit time."""
+    if not proc.children:
+        return [], []
     children = sorted((child for child in proc.children
                        if child.end_ns is not None and (proc.end_ns is None or child.end_ns <= proc.end_ns)),
                       key=lambda child: child.end_ns)
     return [child.end_ns for child in children], children
 
 
-def _by_image(proc: Process, start: int, end: int, near: List[Tuple[Process, int]]) -> Iterator[Segment]:
+def _by_image(proc: Process, start: int, end: int, near: List[Tuple[Process, int]],
+              near_total: int) -> Iterator[Segment]:
     """A stretch of own time, cut where the process exec'd a new program."""
     if end <= start:
         return
-    cuts = [step.timestamp for step in proc.execs if start < step.timestamp < end]
+    # (two execs at one instant: one cut, the later exec's image after it)
+    cuts = list(dict.fromkeys(step.timestamp for step in proc.execs if start < step.timestamp < end))
     for begin, stop in zip([start] + cuts, cuts + [end]):
-        yield Segment(proc, begin, stop, proc.step_at(begin), near if begin == start else [])
+        yield Segment(proc, begin, stop, proc.step_at(begin), *((near, near_total) if begin == start else ([], 0)))
 
 
 def own_times(recording: Recording) -> Dict[Process, int]:
     """Each process's own time: the part of its life when none of its children was alive."""
     own = {}
+    last = recording.last_ns
     for proc in recording.processes:
-        start, end = proc.start_ns, end_of(proc, recording)
+        start, end = proc.start_ns, proc.end_ns
+        if end is None:
+            end = last
+        if not proc.children:  # most processes: told apart before any loop
+            own[proc] = end - start
+            continue
         covered, reach = 0, start
         for child in proc.children:  # in order of start
             child_start, child_end = max(child.start_ns, reach), min(end_of(child, recording), end)
@@ -148,14 +173,20 @@ def own_times(recording: Recording) -> Dict[Process, int]:
     return own
 
 
-def _sweep(recording: Recording) -> List[Tuple[int, int, int]]:
-    """(time, +1 or -1, index of the process) for every start and end, ends first at a time."""
-    points = []
-    for index, proc in enumerate(recording.processes):
-        points.append((proc.start_ns, 1, index))
-        points.append((end_of(proc, recording), -1, index))
-    points.sort(key=lambda point: (point[0], point[1]))
-    return points
+def _running(recording: Recording) -> Tuple[List[int], List[int]]:
+    """The times at which processes start or end, in order (ends first at a time), and how many
+    processes run from each of them to the next.
+
+    Each point is one integer, twice its time plus 1 for a start, so that
+    one sort in C orders a million of them and puts ends before starts.
+    """
+    last = recording.last_ns
+    procs = recording.processes
+    keys = [(last if proc.end_ns is None else proc.end_ns) * 2 for proc in procs]
+    keys += [proc.start_ns * 2 + 1 for proc in procs]
+    keys.sort()
+    running = list(accumulate([(key & 1) * 2 - 1 for key in keys]))
+    return [key >> 1 for key in keys], running
 
 
 def weighted_times(recording: Recording) -> Dict[Process, float]:
@@ -163,30 +194,26 @@ def weighted_times(recording: Recording) -> Dict[Process, float]:
 
     Summed over all processes it is the time during which anything ran.
     """
-    clock, running, previous = 0.0, 0, None
-    at_start: Dict[int, float] = {}
-    weighted: Dict[Process, float] = {}
-    for time, delta, index in _sweep(recording):
-        if running and previous is not None:
-            clock += (time - previous) / running
-        previous = time
-        running += delta
-        if delta > 0:
-            at_start[index] = clock
-        else:
-            weighted[recording.processes[index]] = clock - at_start.pop(index, clock)
-    return weighted
+    if not recording.processes:
+        return {}
+    times, running = _running(recording)
+    # clock(t): the time up to t, each moment divided by how many ran then (one
+    # running where none did: no process counts that stretch)
+    gaps = map(sub, islice(times, 1, None), times)
+    clock = accumulate(map(truediv, gaps, map(max, running, repeat(1))), initial=0.0)
+    clock_at = dict(zip(times, clock))  # points at one time share one clock value
+    last = recording.last_ns
+    return {proc: clock_at[last if proc.end_ns is None else proc.end_ns] - clock_at[proc.start_ns]
+            for proc in recording.processes}
 
 
 def peak_concurrency(recording: Recording) -> Tuple[int, int]:
     """The most processes alive at once, and when that was first reached."""
-    running = peak = 0
-    when = recording.first_ns
-    for time, delta, _ in _sweep(recording):
-        running += delta
-        if running > peak:
-            peak, when = running, time
-    return peak, when
+    if not recording.processes:
+        return 0, recording.first_ns
+    times, running = _running(recording)
+    peak = max(running)
+    return peak, times[running.index(peak)]
 
 
 def outlived(recording: Recording, root: Process) -> List[Tuple[Process, int]]:

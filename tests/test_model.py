@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID, to_json
+from proctrace import model
 from proctrace.model import fold, items_of_events
 from proctrace.pipeline import read_model
 from proctrace.sort import SortStats
@@ -63,3 +64,19 @@ def test_a_duplicated_exit_is_ignored_with_one_warning():
     recording = fold([items_of_events(events)], warn=warnings.append)
     assert [p.pid for p in recording.processes] == [2]
     assert recording.duplicate_exits == 2 and len(warnings) == 1 and "exited twice" in warnings[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories())
+def test_what_views_read_in_bulk_is_what_each_process_says(events):
+    # cmdlines_of and programs_of read many execs' text at once
+    if not events:
+        return
+    recording = _model_of_lines(events, 1)
+    steps = [step for proc in recording.processes for step in proc.execs]
+    failed = [proc.failed for proc in recording.processes]
+    cmdlines, programs = model.cmdlines_of(steps), model.programs_of(steps)
+    assert [tuple(argv) for argv in cmdlines] == [step.cmdline for step in steps]  # decodes them now
+    assert programs == [step.cmdline[0] if step.cmdline else "" for step in steps]
+    assert failed == [proc.signal is not None or bool(proc.exit_code) for proc in recording.processes]
+    assert model.cmdlines_of(steps) == cmdlines and model.programs_of(steps) == programs  # once decoded too
