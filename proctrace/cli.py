@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="tree formats: hide leaf processes shorter than this (500ms, 2s, ...)")
     render.add_argument("--wide", action="store_true", help="tree: never shorten commands to the terminal's width")
     render.add_argument("--all", action="store_true",
-                        help="mermaid: draw every process, even past Mermaid's 50,000-character limit")
+                        help="mermaid: draw every process, even past Mermaid's 50,000-character limit; "
+                             "summary: list every failure and critical path segment")
     render.set_defaults(func=_render)
 
     diff = commands.add_parser(

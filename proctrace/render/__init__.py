@@ -63,6 +63,14 @@ FORMATS = {
     # folding keeps the main process busy: the helper scans 2 of every 3 chunks
     "mermaid": Format("proctrace.render.mermaid", "tree", "a Mermaid gantt chart of the process tree",
                       helper_share=(2, 3)),
+    # tree, summary, summary-json: the fold keeps the main process busy, as for mermaid
+    "tree": Format("proctrace.render.tree", "tree", "the process tree as indented text, with times and exits",
+                   helper_share=(2, 3)),
+    "summary": Format("proctrace.render.summary", "tree",
+                      "a short report: critical path, slowest processes, failures, what outlived the root",
+                      helper_share=(2, 3)),
+    "summary-json": Format("proctrace.render.summary_json", "tree", "the summary as one JSON object",
+                           helper_share=(2, 3)),
 }
 RENDERERS = FORMATS  # the name the command line and the man page tests know
 

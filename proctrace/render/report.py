@@ -1,0 +1,127 @@
+"""What summary and summary-json report, worked out once from the model: one Report.
+
+The report is about one process, the main root (text.main_root: the only
+root, or the first that ran something): its wall time, its critical path
+and the processes that outlived it.  Counts, the slowest processes, the
+programs, failures and what the recording lacks cover the whole recording
+as rendered (after --pid and --min-duration).  Offsets are counted from
+the main root's start.  Commands are not decoded here: each format reads
+those of the processes it shows.
+
+    report(recording).wall_ns -> 1_500_000_000
+"""
+
+from __future__ import annotations
+
+import heapq
+from operator import itemgetter
+
+from proctrace.analysis import (DEFAULT_SLACK_FRACTION, critical_path, end_of, outlived, own_times,
+                                peak_concurrency, weighted_times)
+from proctrace.model import programs_of
+from proctrace.render.text import main_root
+
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
+
+    from proctrace.analysis import Segment
+    from proctrace.model import Process, Recording
+
+__all__ = ["Report", "report", "TOP", "NEAR"]
+
+TOP = 10   # entries in each of the slowest and most frequent lists
+NEAR = 3   # near-critical siblings kept for each join
+
+
+class Report:
+    """The summary's content: processes and numbers (ns), before any formatting."""
+
+    __slots__ = ("recording", "root", "other_roots", "origin_ns", "wall_ns", "until_last_exit_ns", "processes",
+                 "execs", "peak", "peak_at_ns", "path", "slack_ns", "slowest_own", "slowest_weighted", "programs",
+                 "failures", "outlived", "no_exit", "unforked")
+
+    def __init__(self, recording: Recording, root: Optional[Process], other_roots: List[Process]):
+        self.recording = recording
+        self.root = root
+        self.other_roots = other_roots
+        self.origin_ns = root.start_ns if root is not None else recording.first_ns
+        self.wall_ns = end_of(root, recording) - root.start_ns if root is not None else 0
+        self.until_last_exit_ns: Optional[int] = None  # the last exit of a process that outlived the root
+        self.processes = len(recording.processes)
+        self.execs = 0
+        self.peak, self.peak_at_ns = 0, 0
+        self.path: List[Segment] = []
+        self.slack_ns = 0
+        self.slowest_own: List[Tuple[Process, int]] = []
+        self.slowest_weighted: List[Tuple[Process, float]] = []
+        self.programs: List[Tuple[str, int, int]] = []       # (program, execs, total ns)
+        self.failures: List[Process] = []
+        self.outlived: List[Tuple[Process, int]] = []        # (process, ns it ran past the root's exit)
+        self.no_exit: List[Process] = []
+        self.unforked: List[Process] = []
+
+    def lifetime(self, proc: Process) -> int:
+        return end_of(proc, self.recording) - proc.start_ns
+
+
+def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> Report:
+    """The process model -> its report."""
+    root, others = main_root(recording)
+    out = Report(recording, root, others)
+    procs = recording.processes
+    out.execs = sum(map(len, (proc.execs for proc in procs)))
+    out.failures = [proc for proc in procs if proc.failed]
+    out.no_exit = [proc for proc in procs if proc.end_ns is None]
+    out.unforked = recording.unforked()
+    if root is None:
+        return out
+    peak, when = peak_concurrency(recording)
+    out.peak, out.peak_at_ns = peak, when - out.origin_ns
+    out.slack_ns = int(out.wall_ns * (DEFAULT_SLACK_FRACTION if slack_fraction is None else slack_fraction))
+    out.path = critical_path(recording, root, slack_ns=out.slack_ns, near_limit=NEAR)
+    out.slowest_own = heapq.nlargest(TOP, own_times(recording).items(), key=itemgetter(1))
+    out.slowest_weighted = heapq.nlargest(TOP, weighted_times(recording).items(), key=itemgetter(1))
+    out.programs = _programs(recording)
+    out.outlived = sorted(outlived(recording, root), key=lambda pair: (-pair[1], pair[0].start_ns))
+    exits = [proc.end_ns for proc, _ in out.outlived if proc.end_ns is not None]
+    if exits:
+        out.until_last_exit_ns = max(exits) - root.start_ns
+    return out
+
+
+def _programs(recording: Recording) -> List[Tuple[str, int, int]]:
+    """The most frequent programs: (name, execs, total ns from each exec to the next or the exit).
+
+    A program is argv[0] without its directory, read for every exec without
+    decoding the rest of its argv (see model.programs_of).
+    """
+    last = recording.last_ns
+    steps, spans = [], []
+    for proc in recording.processes:
+        execs = proc.execs
+        if not execs:
+            continue
+        end = proc.end_ns if proc.end_ns is not None else last
+        steps.extend(execs)
+        if len(execs) == 1:
+            spans.append(end - execs[0].timestamp)
+        else:
+            spans.extend(following.timestamp - step.timestamp for step, following in zip(execs, execs[1:]))
+            spans.append(end - execs[-1].timestamp)
+    counts: Dict[str, int] = {}
+    totals: Dict[str, int] = {}
+    for name, span in zip(programs_of(steps), spans):
+        if name in totals:
+            counts[name] += 1
+            totals[name] += span
+        else:
+            counts[name], totals[name] = 1, span
+    merged: Dict[str, List[int]] = {}  # by base name: /usr/bin/cc and cc are one program
+    for name in counts:
+        base = name.rsplit("/", 1)[-1] or name or "(empty argv)"
+        entry = merged.setdefault(base, [0, 0])
+        entry[0] += counts[name]
+        entry[1] += totals[name]
+    ranked = sorted(merged.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+    return [(name, count, total) for name, (count, total) in ranked[:TOP]]
