@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from proctrace.model import cmdlines_of
 from proctrace.render.report import report
-from proctrace.render.text import command_of, command_text, duration, notes, outcome, shown
+from proctrace.render.text import command_of, command_text, duration, fit, notes, outcome, shown
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ PATH_LIMIT = 20     # critical path segments shown without --all
 def segment_command(segment: Segment, argv: Optional[Sequence[str]]) -> str:
     """What the process ran during the segment (`argv`: its step's): the image active then."""
     if argv is None:
-        return "(unknown command)"
+        return "(before its first exec)"
     text = command_text(argv) if argv else "(empty argv)"
     return text if segment.step in segment.proc.execs else text + " (fork)"
 
@@ -138,7 +138,8 @@ def _lines(rep: Report, everything: bool) -> Iterator[str]:
     for item in segments:
         if isinstance(item, list):
             took = sum(segment.duration_ns for segment in item)
-            rows.append(f"{'…':>7}  {duration(took):>7}  {took / wall_ns:>6.1%}  {len(item)} shorter segments")
+            rows.append(f"{'…':>7}  {duration(took):>7}  {took / wall_ns:>6.1%}  "
+                        f"{len(item)} shorter segment{'s' if len(item) > 1 else ''}")
             continue
         rows.append(f"{duration(item.start_ns - rep.origin_ns):>7}  {duration(item.duration_ns):>7}  "
                     f"{item.duration_ns / wall_ns:>6.1%}  {item.pid:>7}  {path_texts[id(item)]}")
@@ -175,4 +176,7 @@ def _past(proc: Process, ns: int) -> str:
 def render(recording: Recording, *, warn: Callable[[str], None], options=None) -> Iterator[bytes]:
     """The process model -> the summary as text."""
     everything = options is not None and options.everything
-    yield "".join(line + "\n" for line in _lines(report(recording), everything)).encode("utf-8")
+    lines = _lines(report(recording), everything)
+    if options is not None and options.width and not options.wide:  # a terminal: one line a row
+        lines = (fit(line, options.width) for line in lines)
+    yield "".join(line + "\n" for line in lines).encode("utf-8")

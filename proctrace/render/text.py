@@ -51,10 +51,12 @@ def _escape(char: str) -> str:
     if char in SHORT_ESCAPES:
         return SHORT_ESCAPES[char]
     code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (surrogateescape): bash's \xNN is that byte
-        return "\\x%02x" % (code - 0xDC00)
-    if code < 0x100:
+    # \xNN is a byte, as in bash: an ASCII character, or (from 80 on) a byte of
+    # the argv that is not UTF-8 (surrogateescape); other characters are \u or \U
+    if code < 0x80:
         return "\\x%02x" % code
+    if 0xDC80 <= code <= 0xDCFF:
+        return "\\x%02x" % (code - 0xDC00)
     return "\\u%04x" % code if code < 0x10000 else "\\U%08x" % code
 
 
