@@ -44,6 +44,9 @@ TARGETS = {
     "render-multiplexed": (2.0, 64),
     "render-by-process": (3.0, 256),
     "render-mermaid": (5.0, 256),
+    "render-tree": (5.0, 256),
+    "render-summary": (5.0, 256),
+    "render-summary-json": (5.0, 256),
 }
 RECORD_MAX_SLOWDOWN = 1.05
 STARTUP_MAX_RATIO = 1.5
@@ -135,6 +138,9 @@ def stage_commands(py: str, arrival: str, ordered: str, site: bool = False) -> L
         ("render-multiplexed", "render -f multiplexed", [*python, "-m", "proctrace", "render", "-f", "multiplexed", "-i", arrival, "-o", os.devnull], arrival),
         ("render-by-process", "render -f by-process", [*python, "-m", "proctrace", "render", "-f", "by-process", "-i", arrival, "-o", os.devnull], arrival),
         ("render-mermaid", "render -f mermaid", [*python, "-m", "proctrace", "render", "-f", "mermaid", "-i", arrival, "-o", os.devnull], arrival),
+        ("render-tree", "render -f tree", [*python, "-m", "proctrace", "render", "-f", "tree", "-i", arrival, "-o", os.devnull], arrival),
+        ("render-summary", "render -f summary", [*python, "-m", "proctrace", "render", "-f", "summary", "-i", arrival, "-o", os.devnull], arrival),
+        ("render-summary-json", "render -f summary-json", [*python, "-m", "proctrace", "render", "-f", "summary-json", "-i", arrival, "-o", os.devnull], arrival),
     ]
     return commands
 
@@ -157,6 +163,23 @@ def check_output(cid: str, out_path: str, ordered: str, events: int) -> Optional
             return "output is not a gantt chart"
         if len(text) > 50_000 or b" processes under " not in text.split(b"\n", 3)[2]:
             return f"the chart is {len(text)} characters, with no processes hidden to fit Mermaid's 50,000"
+    elif cid == "render-tree":
+        # a line per process (every one exec's once) and the header
+        with open(out_path, "rb") as f:
+            lines = sum(1 for _ in f)
+        if lines != events // 3 + 1:
+            return f"{lines} lines written, {events // 3 + 1} expected"
+    elif cid == "render-summary":
+        with open(out_path, "rb") as f:
+            if b"critical path: " not in f.read():
+                return "no critical path in the summary"
+    elif cid == "render-summary-json":
+        import json
+        with open(out_path, "rb") as f:
+            report = json.load(f)
+        if sum(segment["duration_ns"] for segment in report["critical_path"]) != report["wall_ns"] \
+                or report["processes"] != events // 3:
+            return "the critical path does not tile the wall time, or processes are missing"
     return None
 
 
@@ -170,13 +193,16 @@ def _same_bytes(a: str, b: str) -> bool:
                 return True
 
 
-def bench_size(n: int, runs: int, *, py: str, check: bool, site: bool = False) -> List[Row]:
+def bench_size(n: int, runs: int, *, py: str, check: bool, site: bool = False,
+               only: Optional[List[str]] = None) -> List[Row]:
     arrival, ordered, events = ensure_recordings(CACHE_DIR, n, log=log)
     warm(arrival)
     warm(ordered)
     env = child_env()
     env["LC_ALL"] = "C"
     commands = stage_commands(py, arrival, ordered, site)
+    if only:
+        commands = [command for command in commands if command[0] in only or command[0].startswith("gnu-sort")]
     samples: Dict[str, List[Sample]] = {cid: [] for cid, *_ in commands}
     errors: Dict[str, str] = {}
     tmp_dir = tempfile.mkdtemp(prefix="check-", dir=CACHE_DIR)
@@ -558,6 +584,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="runs of the /bin/true loop per mode (default: 7; --quick: 3)")
     parser.add_argument("--skip-record", action="store_true", help="do not measure `proctrace record`")
     parser.add_argument("--skip-stages", action="store_true", help="do not measure sort and render")
+    parser.add_argument("--stages", metavar="ID[,ID...]",
+                        help="time only these stage rows (such as render-tree,render-summary) and GNU sort")
     parser.add_argument("--no-check", dest="check", action="store_false",
                         help="do not check the warm-up runs' output")
     parser.add_argument("--compare", metavar="OLD.json", help="show each measure next to an earlier run's")
@@ -595,7 +623,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.skip_stages:
         for n in args.sizes:
             runs = args.runs or (3 if args.quick else 5)  # this machine drifts: more runs, steadier medians
-            rows += bench_size(n, runs, py=py, check=args.check, site=args.site)
+            rows += bench_size(n, runs, py=py, check=args.check, site=args.site,
+                               only=args.stages.split(",") if args.stages else None)
     if args.skip_record:
         rows.append(Row(id="record", measure="record", text="skipped (--skip-record)", target="",
                         status="skip", value=None))

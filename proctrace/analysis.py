@@ -9,8 +9,9 @@ recording's last event.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, islice, repeat
+from itertools import accumulate, islice
 from operator import sub, truediv
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from proctrace.model import ExecStep, Process, Recording
 
-__all__ = ["Segment", "critical_path", "end_of", "outlived", "outlived_parent", "own_times",
+__all__ = ["Concurrency", "Segment", "critical_path", "end_of", "outlived", "outlived_parent", "own_times",
            "weighted_times", "peak_concurrency", "subtree", "DEFAULT_SLACK_FRACTION"]
 
 # Siblings whose exit is within this share of the root's wall time of the
@@ -165,7 +166,11 @@ def own_times(recording: Recording) -> Dict[Process, int]:
             continue
         covered, reach = 0, start
         for child in proc.children:  # in order of start
-            child_start, child_end = max(child.start_ns, reach), min(end_of(child, recording), end)
+            child_start, child_end = child.start_ns, child.end_ns
+            if child_start < reach:
+                child_start = reach
+            if child_end is None or child_end > end:
+                child_end = end
             if child_end > child_start:
                 covered += child_end - child_start
                 reach = child_end
@@ -173,20 +178,60 @@ def own_times(recording: Recording) -> Dict[Process, int]:
     return own
 
 
-def _running(recording: Recording) -> Tuple[List[int], List[int]]:
-    """The times at which processes start or end, in order (ends first at a time), and how many
-    processes run from each of them to the next.
+class Concurrency:
+    """How many processes ran at each moment of a recording, from one sweep, and what follows from it:
+    the peak, and each process's weighted time (each moment divided among the processes running then).
 
-    Each point is one integer, twice its time plus 1 for a start, so that
-    one sort in C orders a million of them and puts ends before starts.
+    The sweep is one integer a start or end, twice its time plus 1 for a
+    start, so that one sort in C orders a million of them and puts ends
+    before starts.  `clock(t)` is the time up to t with each moment so
+    divided; a process's weighted time is the clock's advance over its life.
     """
-    last = recording.last_ns
-    procs = recording.processes
-    keys = [(last if proc.end_ns is None else proc.end_ns) * 2 for proc in procs]
-    keys += [proc.start_ns * 2 + 1 for proc in procs]
-    keys.sort()
-    running = list(accumulate([(key & 1) * 2 - 1 for key in keys]))
-    return [key >> 1 for key in keys], running
+
+    __slots__ = ("recording", "peak", "peak_ns", "_times", "_clock")
+
+    def __init__(self, recording: Recording):
+        self.recording = recording
+        last = recording.last_ns
+        procs = recording.processes
+        keys = [(last if proc.end_ns is None else proc.end_ns) * 2 for proc in procs]
+        keys += [proc.start_ns * 2 + 1 for proc in procs]
+        keys.sort()
+        running = list(accumulate([(key & 1) * 2 - 1 for key in keys]))
+        self._times = times = [key >> 1 for key in keys]
+        self.peak = max(running, default=0)
+        self.peak_ns = times[running.index(self.peak)] if procs else recording.first_ns
+        # one running where none did: no process counts that stretch
+        gaps = map(sub, islice(times, 1, None), times)
+        self._clock = list(accumulate(map(truediv, gaps, [count or 1 for count in running]), initial=0.0))
+
+    def clock(self, ns: int) -> float:
+        """The clock at one of the sweep's times (points at one time share one value)."""
+        return self._clock[bisect_left(self._times, ns)]
+
+    def weighted(self, proc: Process) -> float:
+        return self.clock(end_of(proc, self.recording)) - self.clock(proc.start_ns)
+
+    def heaviest(self, count: int) -> List[Tuple[Process, float]]:
+        """The `count` processes of largest weighted time, largest first.
+
+        A process's weighted time is at most its lifetime, so processes are
+        weighed longest first until the next lifetime is below the lightest
+        kept: a few dozen, not every process of a big recording.
+        """
+        procs = self.recording.processes
+        last = self.recording.last_ns
+        lives = [(last if proc.end_ns is None else proc.end_ns) - proc.start_ns for proc in procs]
+        kept: List[Tuple[float, int]] = []  # a heap of (weighted, -index) of at most `count`
+        for index in sorted(range(len(procs)), key=lives.__getitem__, reverse=True):
+            if len(kept) == count and lives[index] < kept[0][0]:
+                break
+            entry = (self.weighted(procs[index]), -index)
+            if len(kept) < count:
+                heapq.heappush(kept, entry)
+            elif entry > kept[0]:
+                heapq.heapreplace(kept, entry)
+        return [(procs[-index], weight) for weight, index in sorted(kept, reverse=True)]
 
 
 def weighted_times(recording: Recording) -> Dict[Process, float]:
@@ -194,31 +239,36 @@ def weighted_times(recording: Recording) -> Dict[Process, float]:
 
     Summed over all processes it is the time during which anything ran.
     """
-    if not recording.processes:
+    procs = recording.processes
+    if not procs:
         return {}
-    times, running = _running(recording)
-    # clock(t): the time up to t, each moment divided by how many ran then (one
-    # running where none did: no process counts that stretch)
-    gaps = map(sub, islice(times, 1, None), times)
-    clock = accumulate(map(truediv, gaps, map(max, running, repeat(1))), initial=0.0)
-    clock_at = dict(zip(times, clock))  # points at one time share one clock value
+    sweep = Concurrency(recording)
     last = recording.last_ns
-    return {proc: clock_at[last if proc.end_ns is None else proc.end_ns] - clock_at[proc.start_ns]
-            for proc in recording.processes}
+    at = dict(zip(sweep._times, sweep._clock)).__getitem__  # for all of them: faster than bisecting each
+    ends = map(at, [last if proc.end_ns is None else proc.end_ns for proc in procs])
+    return dict(zip(procs, map(sub, ends, map(at, [proc.start_ns for proc in procs]))))
 
 
 def peak_concurrency(recording: Recording) -> Tuple[int, int]:
     """The most processes alive at once, and when that was first reached."""
-    if not recording.processes:
-        return 0, recording.first_ns
-    times, running = _running(recording)
-    peak = max(running)
-    return peak, times[running.index(peak)]
+    sweep = Concurrency(recording)
+    return sweep.peak, sweep.peak_ns
 
 
 def outlived(recording: Recording, root: Process) -> List[Tuple[Process, int]]:
     """The root's descendants still running when it exited, with how long they ran past it."""
-    if root.end_ns is None:
+    root_end = root.end_ns
+    if root_end is None:
         return []
-    return [(proc, end_of(proc, recording) - root.end_ns) for proc in subtree(root)
-            if proc is not root and (proc.end_ns is None or proc.end_ns > root.end_ns)]
+    # the few processes alive after the root's exit first, then which of them descend from it
+    late = [proc for proc in recording.processes if proc.end_ns is None or proc.end_ns > root_end]
+    return [(proc, end_of(proc, recording) - root_end) for proc in late if proc is not root and _descends(proc, root)]
+
+
+def _descends(proc: Process, root: Process) -> bool:
+    parent = proc.parent
+    while parent is not None:
+        if parent is root:
+            return True
+        parent = parent.parent
+    return False

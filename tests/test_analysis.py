@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proctrace.analysis import (critical_path, end_of, outlived, outlived_parent, own_times, peak_concurrency,
+from proctrace.analysis import (Concurrency, critical_path, end_of, outlived, outlived_parent, own_times, peak_concurrency,
                                 subtree, weighted_times)
 from proctrace.events import Exec, Exit, Fork, Lost
 from proctrace.model import fold, items_of_events
@@ -164,6 +164,19 @@ def test_weighted_time_divides_each_moment_among_the_processes_running(events):
     for proc in expected:
         assert weighted[proc] == pytest.approx(expected[proc], abs=1e-6)
     assert sum(weighted.values()) == pytest.approx(busy, abs=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(trees(), histories()), st.integers(1, 5))
+def test_the_heaviest_are_the_top_of_every_weighted_time(events, count):
+    recording = _recording(events)
+    weighted = weighted_times(recording)
+    heaviest = Concurrency(recording).heaviest(count)
+    assert len(heaviest) == min(count, len(recording.processes))
+    ranked = sorted(weighted.values(), reverse=True)[:count]
+    assert [weight for _, weight in heaviest] == pytest.approx(ranked, abs=1e-6)
+    for proc, weight in heaviest:
+        assert weight == pytest.approx(weighted[proc], abs=1e-6)
 
 
 @settings(max_examples=150, deadline=None)

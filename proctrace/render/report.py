@@ -14,10 +14,11 @@ those of the processes it shows.
 from __future__ import annotations
 
 import heapq
-from operator import itemgetter
+from collections import Counter
+from itertools import accumulate
+from operator import itemgetter, sub
 
-from proctrace.analysis import (DEFAULT_SLACK_FRACTION, critical_path, end_of, outlived, own_times,
-                                peak_concurrency, weighted_times)
+from proctrace.analysis import DEFAULT_SLACK_FRACTION, Concurrency, critical_path, end_of, outlived, own_times
 from proctrace.model import programs_of
 from proctrace.render.text import main_root
 
@@ -76,12 +77,12 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
     out.unforked = recording.unforked()
     if root is None:
         return out
-    peak, when = peak_concurrency(recording)
-    out.peak, out.peak_at_ns = peak, when - out.origin_ns
+    sweep = Concurrency(recording)
+    out.peak, out.peak_at_ns = sweep.peak, sweep.peak_ns - out.origin_ns
     out.slack_ns = int(out.wall_ns * (DEFAULT_SLACK_FRACTION if slack_fraction is None else slack_fraction))
     out.path = critical_path(recording, root, slack_ns=out.slack_ns, near_limit=NEAR)
     out.slowest_own = heapq.nlargest(TOP, own_times(recording).items(), key=itemgetter(1))
-    out.slowest_weighted = heapq.nlargest(TOP, weighted_times(recording).items(), key=itemgetter(1))
+    out.slowest_weighted = sweep.heaviest(TOP)
     out.programs = _programs(recording)
     out.outlived = sorted(outlived(recording, root), key=lambda pair: (-pair[1], pair[0].start_ns))
     exits = [proc.end_ns for proc, _ in out.outlived if proc.end_ns is not None]
@@ -97,26 +98,21 @@ def _programs(recording: Recording) -> List[Tuple[str, int, int]]:
     decoding the rest of its argv (see model.programs_of).
     """
     last = recording.last_ns
-    steps, spans = [], []
-    for proc in recording.processes:
-        execs = proc.execs
-        if not execs:
-            continue
-        end = proc.end_ns if proc.end_ns is not None else last
-        steps.extend(execs)
-        if len(execs) == 1:
-            spans.append(end - execs[0].timestamp)
-        else:
-            spans.extend(following.timestamp - step.timestamp for step, following in zip(execs, execs[1:]))
-            spans.append(end - execs[-1].timestamp)
-    counts: Dict[str, int] = {}
+    ran = [proc for proc in recording.processes if proc.execs]
+    sizes = list(map(len, [proc.execs for proc in ran]))
+    steps = [step for proc in ran for step in proc.execs]
+    # each program runs until the process's exit, or its next exec in the few that exec'd again
+    stops = [last if proc.end_ns is None else proc.end_ns for proc in ran for _ in proc.execs]
+    firsts = list(accumulate(sizes, initial=0))
+    for index in [index for index, size in enumerate(sizes) if size > 1]:
+        execs, first = ran[index].execs, firsts[index]
+        stops[first:first + len(execs) - 1] = [step.timestamp for step in execs[1:]]
+    counts: Dict[str, int] = Counter()
     totals: Dict[str, int] = {}
-    for name, span in zip(programs_of(steps), spans):
-        if name in totals:
-            counts[name] += 1
-            totals[name] += span
-        else:
-            counts[name], totals[name] = 1, span
+    names = programs_of(steps)
+    counts.update(names)
+    for name, span in zip(names, map(sub, stops, [step.timestamp for step in steps])):
+        totals[name] = totals.get(name, 0) + span
     merged: Dict[str, List[int]] = {}  # by base name: /usr/bin/cc and cc are one program
     for name in counts:
         base = name.rsplit("/", 1)[-1] or name or "(empty argv)"

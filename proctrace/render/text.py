@@ -15,6 +15,8 @@ quoting, so what is shown is also what a shell would run.
 from __future__ import annotations
 
 import re
+from itertools import repeat
+from operator import contains
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
     from proctrace.model import Process, Recording
 
-__all__ = ["command_text", "escaped_word", "shown", "duration", "signal_name", "outcome", "columns", "fit",
+__all__ = ["command_text", "command_texts", "escaped_word", "shown", "duration", "signal_name", "outcome", "columns", "fit",
            "notes", "main_root", "command_of", "RED", "YELLOW", "RESET"]
 
 # Default-ignorable code points that Python counts as printable: drawn as
@@ -32,6 +34,9 @@ INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00
                        "\U000e0100-\U000e01ef]")
 # what makes a shell read a word otherwise than as it is written
 NEEDS_QUOTES = re.compile(r"""[\s'"\\$`;&|<>()*?\[\]{}#~!]""")
+# the same but for whitespace, in a command joined by spaces: every other blank is not printable,
+# which the checks tell first
+NEEDS_QUOTES_BUT_SPACE = re.compile(r"""['"\\$`;&|<>()*?\[\]{}#~!]""")
 SHORT_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 RED, YELLOW, RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
@@ -75,10 +80,21 @@ def command_text(argv: Sequence[str]) -> str:
     """An argv as one line a terminal shows safely and a shell would read back as the same argv."""
     text = " ".join(argv)
     # the common case in one pass of each check, in C: no argument needs quoting or escaping
-    if _allowed(text) and not NEEDS_QUOTES.search(text.replace(" ", "")) \
-            and text.count(" ") == len(argv) - 1 and "" not in argv:
+    if _allowed(text) and not NEEDS_QUOTES_BUT_SPACE.search(text) and text.count(" ") == len(argv) - 1 \
+            and "" not in argv:
         return text
     return " ".join(map(escaped_word, argv))
+
+
+def command_texts(argvs: List[Sequence[str]]) -> List[str]:
+    """command_text of many argvs: the common case is told for all of them by C loops (map), and
+    only the argvs that need quotes or escapes go through command_text (a million processes)."""
+    texts = list(map(" ".join, argvs))
+    checks = zip(texts, argvs, map(str.count, texts, repeat(" ")), map(len, argvs), map(str.isprintable, texts),
+                 map(str.isascii, texts), map(NEEDS_QUOTES_BUT_SPACE.search, texts), map(contains, argvs, repeat("")))
+    return [text if spaces == words - 1 and printable and not quoted and not empty
+            and (ascii or not INVISIBLE.search(text)) else command_text(argv)
+            for text, argv, spaces, words, printable, ascii, quoted, empty in checks]
 
 
 def shown(text: str) -> str:

@@ -17,11 +17,11 @@ from __future__ import annotations
 from itertools import islice
 
 from proctrace.model import cmdlines_of
-from proctrace.render.text import RED, RESET, YELLOW, columns, command_of, command_text, duration, fit, notes, outcome
+from proctrace.render.text import RED, RESET, YELLOW, columns, command_texts, duration, fit, notes, outcome
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Callable, Iterator, List, Optional, Tuple
+    from typing import Callable, Iterator, Optional, Tuple
 
     from proctrace.model import Process, Recording
 
@@ -45,69 +45,93 @@ def _walk(root: Process) -> Iterator[Tuple[Process, str, str]]:
                          for index, child in reversed(list(enumerate(children))))
 
 
-def _ending(proc: Process, root_end: Optional[int], last_ns: int) -> Tuple[str, bool]:
-    """(what the line says of how the process ended, whether it outlived its root)."""
-    said = outcome(proc)
+def _ending(proc: Process, root_end: Optional[int], last_ns: int) -> Tuple[str, str]:
+    """(what the line says of how the process ended, its colour: failed, outlived its root, or neither)."""
+    said = outcome(proc)  # "" for a plain exit, "no exit seen" for none: anything else is a failure
+    colour = RED if said and proc.end_ns is not None else ""
     if root_end is None or proc.end_ns is not None and proc.end_ns <= root_end:
-        return said, False
+        return said, colour
     if proc.end_ns is None:
         past = f"outlived the root by at least {duration(last_ns - root_end)}" if last_ns > root_end \
             else "outlived the root"
     else:
         past = f"outlived the root by {duration(proc.end_ns - root_end)}"
-    return (said + ", " + past if said else past), True
+    return (said + ", " + past if said else past), colour or YELLOW
 
 
-def _lines(recording: Recording, root: Process) -> Iterator[List[Tuple[str, str, str, str, str, str, str]]]:
-    """The tree of `root` as rows (start, time, pid, drawing, command, ending, colour), a piece at a time."""
+def _short(ns: int) -> str:
+    return "%.2f ms" % (ns / 1e6) if ns < 10_000_000 else duration(ns)  # duration's, without a call most times
+
+
+class _Layout:
+    """How lines are written: the columns' widths, and whether commands are fitted and endings coloured."""
+
+    __slots__ = ("time_width", "pid_width", "width", "color")
+
+    def __init__(self, time_width: int, pid_width: int, options):
+        self.time_width, self.pid_width = time_width, pid_width
+        self.width = options.width if options is not None and options.width and not options.wide else None
+        self.color = options is not None and options.color
+
+    def line(self, start: str, took: str, pid: str, drawing: str, text: str, said: str, colour: str) -> str:
+        head = f"{start:>{self.time_width}}  {took:>{self.time_width}}  {pid:>{self.pid_width}}  {drawing}"
+        tail = f"  [{said}]" if said else ""
+        if self.width:
+            text = fit(text, max(self.width - columns(head) - columns(tail), _MIN_COMMAND))
+        if colour and self.color:
+            return f"{head}{colour}{text}{tail}{RESET}\n"
+        return f"{head}{text}{tail}\n"
+
+
+def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str]:
+    """The tree of `root` as text, a piece of many lines at a time."""
     origin, last = recording.first_ns, recording.last_ns
     root_end = root.end_ns
     walk = _walk(root)
+    line = layout.line
+    plain = not layout.width  # lines need neither fitting nor (being plain) colour
+    time_width, pid_width = layout.time_width, layout.pid_width
     while True:
         piece = list(islice(walk, _PIECE))
         if not piece:
             return
         steps = [proc.command_step() for proc, _, _ in piece]
-        argvs = iter(cmdlines_of([step for step in steps if step is not None]))
+        texts = iter(command_texts(cmdlines_of([step for step in steps if step is not None])))
         multi = [step for proc, _, _ in piece if len(proc.execs) > 1 for step in proc.execs]
-        exec_argvs = iter(cmdlines_of(multi))
-        rows = []
+        exec_texts = iter(command_texts(cmdlines_of(multi)))
+        out = []
         for (proc, drawing, below), step in zip(piece, steps):
-            end = proc.end_ns if proc.end_ns is not None else last
-            said, past = _ending(proc, root_end, last)
-            colour = RED if proc.failed else YELLOW if past else ""
-            text = command_of(proc, next(argvs) if step is not None else None)
-            rows.append((duration(proc.start_ns - origin), duration(end - proc.start_ns), str(proc.pid),
-                         drawing, text, said, colour))
+            end = proc.end_ns
+            if end is not None and (root_end is None or end <= root_end) and not proc.failed:
+                said = colour = ""  # nearly every process: ended well, within its root's life
+            else:
+                said, colour = _ending(proc, root_end, last)
+                if end is None:
+                    end = last
+            if step is None:
+                text = "(unknown command)" + ("" if proc.execs else " (fork)")
+            else:
+                text = next(texts) or "(empty argv)"
+                if not proc.execs:
+                    text += " (fork)"
+                elif proc.execs[-1].truncated:
+                    text += " [argv truncated]"
+            # (durations formatted in line, as _short does: a call each would cost a tenth of the tree)
+            start, took = proc.start_ns - origin, end - proc.start_ns
+            start = "%.2f ms" % (start / 1e6) if start < 10_000_000 else duration(start)
+            took = "%.2f ms" % (took / 1e6) if took < 10_000_000 else duration(took)
+            if plain and not said:
+                out.append(f"{start:>{time_width}}  {took:>{time_width}}  {proc.pid:>{pid_width}}  {drawing}{text}\n")
+            else:
+                out.append(line(start, took, str(proc.pid), drawing, text, said, colour))
             if len(proc.execs) > 1:
-                lead = below + ("│  " if proc.children else "   ")
+                lead = below + ("│  " if proc.children else "   ") + "exec "
                 for number, current in enumerate(proc.execs):
                     until = proc.execs[number + 1].timestamp if number + 1 < len(proc.execs) else end
-                    argv = next(exec_argvs)
-                    text = (command_text(argv) if argv else "(empty argv)") + \
-                        (" [argv truncated]" if current.truncated else "")
-                    rows.append((duration(current.timestamp - origin), duration(until - current.timestamp), "",
-                                 lead + "exec ", text, "", ""))
-        yield rows
-
-
-def _write(rows, widths: Tuple[int, int, int], options) -> str:
-    """Rows -> their lines, the columns aligned, commands fitted and coloured as the options say."""
-    start_width, time_width, pid_width = widths
-    fitting = options is not None and options.width and not options.wide
-    colouring = options is not None and options.color
-    out = []
-    for start, took, pid, drawing, text, said, colour in rows:
-        head = f"{start:>{start_width}}  {took:>{time_width}}  {pid:>{pid_width}}  {drawing}"
-        tail = f"  [{said}]" if said else ""
-        if fitting:
-            room = options.width - columns(head) - columns(tail)
-            text = fit(text, max(room, _MIN_COMMAND))
-        if colouring and colour:
-            out.append(f"{head}{colour}{text}{tail}{RESET}\n")
-        else:
-            out.append(f"{head}{text}{tail}\n")
-    return "".join(out)
+                    text = (next(exec_texts) or "(empty argv)") + (" [argv truncated]" if current.truncated else "")
+                    out.append(line(_short(current.timestamp - origin), _short(until - current.timestamp), "",
+                                    lead, text, "", ""))
+        yield "".join(out)
 
 
 def render(recording: Recording, *, warn: Callable[[str], None], options=None) -> Iterator[bytes]:
@@ -119,9 +143,10 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
         header += (f"{len(recording.roots)} trees: some processes' parents are not in the recording "
                    f"(render --pid PID shows one tree)\n")
     # durations take at most 7 characters ("9.99 ms") below 10^6 s
-    width = max(7, len(duration(recording.last_ns - recording.first_ns)))
-    widths = (width, width, max(len(str(max((proc.pid for proc in recording.processes), default=0))), 3))
-    yield (header + _write([("START", "TIME", "PID", "", "COMMAND", "", "")], widths, None)).encode("utf-8")
+    layout = _Layout(max(7, len(duration(recording.last_ns - recording.first_ns))),
+                     max(len(str(max((proc.pid for proc in recording.processes), default=0))), 3), options)
+    yield (header + _Layout(layout.time_width, layout.pid_width, None).line("START", "TIME", "PID", "", "COMMAND",
+                                                                             "", "")).encode("utf-8")
     for root in recording.roots:
-        for rows in _lines(recording, root):
-            yield _write(rows, widths, options).encode("utf-8")
+        for text in _lines(recording, root, layout):
+            yield text.encode("utf-8")
