@@ -20,7 +20,10 @@ def _example_after(text, marker):
 
 @pytest.mark.parametrize("fmt, marker", [("multiplexed", "`multiplexed` (the default)"),
                                          ("by-process", "`by-process`: each process"),
-                                         ("mermaid", "`mermaid`: a Gantt chart")])
+                                         ("mermaid", "`mermaid`: a Gantt chart"),
+                                         ("tree", "`tree`: the process tree"),
+                                         ("summary", "`summary`: a short report"),
+                                         ("summary-json", "`summary-json`: the same report")])
 def test_readme_example_is_what_render_writes(fmt, marker, tmp_path):
     example = _example_after((ROOT / "README.md").read_text(), marker)
     out = tmp_path / "out"
