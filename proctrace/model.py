@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 __all__ = ["ExecStep", "GroupChange", "Process", "Recording", "fold", "items_of_events", "collector_paused",
-           "cmdlines_of", "programs_of"]
+           "programs_of"]
 
 
 class ExecStep:
@@ -74,18 +74,6 @@ class ExecStep:
 
     def __repr__(self) -> str:
         return f"ExecStep({self.timestamp}, {self.cmdline!r})"
-
-
-def cmdlines_of(steps: Sequence[ExecStep]) -> List[list]:
-    """The argv (a list) of each step, decoded in one pass.
-
-    For views that read every argv once (the tree): one json.loads over
-    many is faster than decoding each on its own.
-    """
-    if not steps:
-        return []
-    import json  # (not at start-up: most runs never get here)
-    return [fields["cmdline"] for fields in json.loads(b"[{" + b"},{".join([step._rest for step in steps]) + b"}]")]
 
 
 # "pgid":10000,"cmdline":["cc","-c","x.c"] -> b'"cc"' (b'' for an empty argv); the field name

@@ -11,7 +11,6 @@ a line for each run of shorter ones between them.
 
 from __future__ import annotations
 
-from proctrace.model import cmdlines_of
 from proctrace.render.report import report
 from proctrace.render.text import command_of, command_text, duration, fit, notes, outcome, shown
 
@@ -40,8 +39,7 @@ def segment_command(segment: Segment, argv: Optional[Sequence[str]]) -> str:
 def _commands(procs: List[Process]) -> Dict[Process, str]:
     """The command text of each process, their argvs decoded together."""
     steps = [proc.command_step() for proc in procs]
-    argvs = iter(cmdlines_of([step for step in steps if step is not None]))
-    return {proc: command_of(proc, next(argvs) if step is not None else None) for proc, step in zip(procs, steps)}
+    return {proc: command_of(proc, step.cmdline if step is not None else None) for proc, step in zip(procs, steps)}
 
 
 def _cut(items: list, everything: bool) -> list:
@@ -89,9 +87,7 @@ def _lines(rep: Report, everything: bool) -> Iterator[str]:
     others = _cut(rep.other_roots, everything)
     texts = _commands([root] + others + [proc for proc, _ in rep.slowest_own + rep.slowest_weighted]
                       + failures + [proc for proc, _ in past] + near)
-    steps = [segment.step for segment in on_path]
-    argvs = iter(cmdlines_of([step for step in steps if step is not None]))
-    path_texts = {id(segment): segment_command(segment, next(argvs) if segment.step is not None else None)
+    path_texts = {id(segment): segment_command(segment, segment.command if segment.step is not None else None)
                   for segment in on_path}
 
     yield f"summary of pid {root.pid}: {texts[root]}"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 
-from proctrace.model import cmdlines_of
 from proctrace.render.report import report
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -30,9 +29,8 @@ __all__ = ["render", "summary_object"]
 
 
 def _argvs(steps: List[Optional[ExecStep]]) -> List[Optional[list]]:
-    """Each step's argv (None for None), decoded together."""
-    argvs = iter(cmdlines_of([step for step in steps if step is not None]))
-    return [next(argvs) if step is not None else None for step in steps]
+    """Each step's argv as a list (None for None)."""
+    return [list(step.cmdline) if step is not None else None for step in steps]
 
 
 def summary_object(recording: Recording) -> Dict[str, object]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from itertools import islice
 
-from proctrace.model import cmdlines_of
 from proctrace.render.text import RED, RESET, YELLOW, columns, command_texts, duration, fit, notes, outcome
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -96,9 +95,9 @@ def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str
         if not piece:
             return
         steps = [proc.command_step() for proc, _, _ in piece]
-        texts = iter(command_texts(cmdlines_of([step for step in steps if step is not None])))
+        texts = iter(command_texts([step.cmdline for step in steps if step is not None]))
         multi = [step for proc, _, _ in piece if len(proc.execs) > 1 for step in proc.execs]
-        exec_texts = iter(command_texts(cmdlines_of(multi)))
+        exec_texts = iter(command_texts([step.cmdline for step in multi]))
         out = []
         for (proc, drawing, below), step in zip(piece, steps):
             end = proc.end_ns
