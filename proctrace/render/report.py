@@ -24,10 +24,10 @@ from proctrace.render.text import main_root
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Tuple
+    from typing import Dict, List, Optional, Sequence, Tuple
 
     from proctrace.analysis import Segment
-    from proctrace.model import Process, Recording
+    from proctrace.model import ExecStep, Process, Recording
 
 __all__ = ["Report", "report", "TOP", "NEAR"]
 
@@ -71,7 +71,8 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
     root, others = main_root(recording)
     out = Report(recording, root, others)
     procs = recording.processes
-    out.execs = sum(map(len, (proc.execs for proc in procs)))
+    execs = [proc.execs for proc in procs]  # (a property that builds a list: read once)
+    out.execs = sum(map(len, execs))
     out.failures = [proc for proc in procs if proc.failed]
     out.no_exit = [proc for proc in procs if proc.end_ns is None]
     out.unforked = recording.unforked()
@@ -83,7 +84,7 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
     out.path = critical_path(recording, root, slack_ns=out.slack_ns, near_limit=NEAR)
     out.slowest_own = heapq.nlargest(TOP, own_times(recording).items(), key=itemgetter(1))
     out.slowest_weighted = sweep.heaviest(TOP)
-    out.programs = _programs(recording)
+    out.programs = _programs(recording, execs)
     out.outlived = sorted(outlived(recording, root), key=lambda pair: (-pair[1], pair[0].start_ns))
     exits = [proc.end_ns for proc, _ in out.outlived if proc.end_ns is not None]
     if exits:
@@ -91,22 +92,23 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
     return out
 
 
-def _programs(recording: Recording) -> List[Tuple[str, int, int]]:
+def _programs(recording: Recording, execs: List[Sequence[ExecStep]]) -> List[Tuple[str, int, int]]:
     """The most frequent programs: (name, execs, total ns from each exec to the next or the exit).
 
     A program is argv[0] without its directory, read for every exec without
-    decoding the rest of its argv (see model.programs_of).
+    decoding the rest of its argv (see model.programs_of).  `execs` are the
+    processes' execs, in order.
     """
     last = recording.last_ns
-    ran = [proc for proc in recording.processes if proc.execs]
-    sizes = list(map(len, [proc.execs for proc in ran]))
-    steps = [step for proc in ran for step in proc.execs]
+    ran = [(proc, steps) for proc, steps in zip(recording.processes, execs) if steps]
+    steps = [step for _, own in ran for step in own]
     # each program runs until the process's exit, or its next exec in the few that exec'd again
-    stops = [last if proc.end_ns is None else proc.end_ns for proc in ran for _ in proc.execs]
+    stops = [last if proc.end_ns is None else proc.end_ns for proc, own in ran for _ in own]
+    sizes = [len(own) for _, own in ran]
     firsts = list(accumulate(sizes, initial=0))
     for index in [index for index, size in enumerate(sizes) if size > 1]:
-        execs, first = ran[index].execs, firsts[index]
-        stops[first:first + len(execs) - 1] = [step.timestamp for step in execs[1:]]
+        own, first = ran[index][1], firsts[index]
+        stops[first:first + len(own) - 1] = [step.timestamp for step in own[1:]]
     counts: Dict[str, int] = Counter()
     totals: Dict[str, int] = {}
     names = programs_of(steps)

@@ -95,11 +95,11 @@ def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str
         if not piece:
             return
         steps = [proc.command_step() for proc, _, _ in piece]
+        execs = [proc.execs for proc, _, _ in piece]  # (a property that builds a list: read once)
         texts = iter(command_texts([step.cmdline for step in steps if step is not None]))
-        multi = [step for proc, _, _ in piece if len(proc.execs) > 1 for step in proc.execs]
-        exec_texts = iter(command_texts([step.cmdline for step in multi]))
+        exec_texts = iter(command_texts([step.cmdline for own in execs if len(own) > 1 for step in own]))
         out = []
-        for (proc, drawing, below), step in zip(piece, steps):
+        for (proc, drawing, below), step, own in zip(piece, steps, execs):
             end = proc.end_ns
             if end is not None and (root_end is None or end <= root_end) and not proc.failed:
                 said = colour = ""  # nearly every process: ended well, within its root's life
@@ -108,12 +108,12 @@ def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str
                 if end is None:
                     end = last
             if step is None:
-                text = "(unknown command)" + ("" if proc.execs else " (fork)")
+                text = "(unknown command)" + ("" if own else " (fork)")
             else:
                 text = next(texts) or "(empty argv)"
-                if not proc.execs:
+                if not own:
                     text += " (fork)"
-                elif proc.execs[-1].truncated:
+                elif own[-1].truncated:
                     text += " [argv truncated]"
             # (durations formatted in line, as _short does: a call each would cost a tenth of the tree)
             start, took = proc.start_ns - origin, end - proc.start_ns
@@ -123,10 +123,10 @@ def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str
                 out.append(f"{start:>{time_width}}  {took:>{time_width}}  {proc.pid:>{pid_width}}  {drawing}{text}\n")
             else:
                 out.append(line(start, took, str(proc.pid), drawing, text, said, colour))
-            if len(proc.execs) > 1:
+            if len(own) > 1:
                 lead = below + ("│  " if proc.children else "   ") + "exec "
-                for number, current in enumerate(proc.execs):
-                    until = proc.execs[number + 1].timestamp if number + 1 < len(proc.execs) else end
+                for number, current in enumerate(own):
+                    until = own[number + 1].timestamp if number + 1 < len(own) else end
                     text = (next(exec_texts) or "(empty argv)") + (" [argv truncated]" if current.truncated else "")
                     out.append(line(_short(current.timestamp - origin), _short(until - current.timestamp), "",
                                     lead, text, "", ""))
