@@ -10,13 +10,14 @@ recording's last event.
 from __future__ import annotations
 
 import heapq
+from array import array
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, islice
 from operator import sub, truediv
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Dict, Iterator, List, Optional, Tuple
+    from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
     from proctrace.model import ExecStep, Process, Recording
 
@@ -197,13 +198,15 @@ class Concurrency:
         keys = [(last if proc.end_ns is None else proc.end_ns) * 2 for proc in procs]
         keys += [proc.start_ns * 2 + 1 for proc in procs]
         keys.sort()
-        running = list(accumulate([(key & 1) * 2 - 1 for key in keys]))
-        self._times = times = [key >> 1 for key in keys]
+        # kept as machine integers and floats where they fit: a third of the memory of lists
+        running = _packed("q", lambda: accumulate([(key & 1) * 2 - 1 for key in keys]))
+        self._times = times = _packed("q", lambda: map((1).__rrshift__, keys))
+        del keys
         self.peak = max(running, default=0)
         self.peak_ns = times[running.index(self.peak)] if procs else recording.first_ns
         # one running where none did: no process counts that stretch
         gaps = map(sub, islice(times, 1, None), times)
-        self._clock = list(accumulate(map(truediv, gaps, [count or 1 for count in running]), initial=0.0))
+        self._clock = array("d", accumulate(map(truediv, gaps, [count or 1 for count in running]), initial=0.0))
 
     def clock(self, ns: int) -> float:
         """The clock at one of the sweep's times (points at one time share one value)."""
@@ -232,6 +235,15 @@ class Concurrency:
             elif entry > kept[0]:
                 heapq.heapreplace(kept, entry)
         return [(procs[-index], weight) for weight, index in sorted(kept, reverse=True)]
+
+
+def _packed(code: str, values: Callable[[], Iterable]) -> Sequence:
+    """An array of what `values()` gives, or a list when a value does not fit in 64 bits (timestamps
+    may be any size)."""
+    try:
+        return array(code, values())
+    except OverflowError:
+        return list(values())
 
 
 def weighted_times(recording: Recording) -> Dict[Process, float]:

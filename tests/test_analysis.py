@@ -204,3 +204,13 @@ def test_peak_concurrency_is_the_most_processes_alive_at_once(events):
     assert peak == best
     if best:
         assert when == min(t for count, t in counts if count == best)
+
+
+def test_timestamps_beyond_64_bits_are_swept_too():
+    big = 2**64
+    recording = _recording([Fork(big, 1, 10, 1), Fork(big + 5, 10, 11, 10), Exit(big + 10, 11, 10, 10, None, 0, None),
+                            Exit(big + 20, 10, 1, 10, None, 0, None)])
+    assert peak_concurrency(recording) == (2, big + 5)
+    assert sorted(weighted_times(recording).values()) == [2.5, 17.5]
+    assert [(s.pid, s.start_ns - big, s.end_ns - big) for s in critical_path(recording, recording.roots[0])] == \
+        [(10, 0, 5), (11, 5, 10), (10, 10, 20)]

@@ -24,10 +24,10 @@ from proctrace.render.text import main_root
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Sequence, Tuple
+    from typing import Dict, List, Optional, Tuple
 
     from proctrace.analysis import Segment
-    from proctrace.model import ExecStep, Process, Recording
+    from proctrace.model import Process, Recording
 
 __all__ = ["Report", "report", "TOP", "NEAR"]
 
@@ -67,24 +67,28 @@ class Report:
 
 
 def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> Report:
-    """The process model -> its report."""
+    """The process model -> its report.
+
+    Each analysis's bulk (a value for every process, a sweep of every start
+    and end) is dropped before the next begins: together they would double
+    the model's memory on a big recording.
+    """
     root, others = main_root(recording)
     out = Report(recording, root, others)
     procs = recording.processes
-    execs = [proc.execs for proc in procs]  # (a property that builds a list: read once)
-    out.execs = sum(map(len, execs))
     out.failures = [proc for proc in procs if proc.failed]
     out.no_exit = [proc for proc in procs if proc.end_ns is None]
     out.unforked = recording.unforked()
+    out.programs, out.execs = _programs(recording)
     if root is None:
         return out
-    sweep = Concurrency(recording)
-    out.peak, out.peak_at_ns = sweep.peak, sweep.peak_ns - out.origin_ns
     out.slack_ns = int(out.wall_ns * (DEFAULT_SLACK_FRACTION if slack_fraction is None else slack_fraction))
     out.path = critical_path(recording, root, slack_ns=out.slack_ns, near_limit=NEAR)
     out.slowest_own = heapq.nlargest(TOP, own_times(recording).items(), key=itemgetter(1))
+    sweep = Concurrency(recording)
+    out.peak, out.peak_at_ns = sweep.peak, sweep.peak_ns - out.origin_ns
     out.slowest_weighted = sweep.heaviest(TOP)
-    out.programs = _programs(recording, execs)
+    del sweep
     out.outlived = sorted(outlived(recording, root), key=lambda pair: (-pair[1], pair[0].start_ns))
     exits = [proc.end_ns for proc, _ in out.outlived if proc.end_ns is not None]
     if exits:
@@ -92,29 +96,34 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
     return out
 
 
-def _programs(recording: Recording, execs: List[Sequence[ExecStep]]) -> List[Tuple[str, int, int]]:
-    """The most frequent programs: (name, execs, total ns from each exec to the next or the exit).
+_CHUNK = 16384  # processes read together: their texts joined are a few MB, not the whole recording's
+
+
+def _programs(recording: Recording) -> Tuple[List[Tuple[str, int, int]], int]:
+    """The most frequent programs, (name, execs, total ns from each exec to the next or the exit), and
+    how many execs there were.
 
     A program is argv[0] without its directory, read for every exec without
-    decoding the rest of its argv (see model.programs_of).  `execs` are the
-    processes' execs, in order.
+    decoding the rest of its argv (see model.programs_of).
     """
     last = recording.last_ns
-    ran = [(proc, steps) for proc, steps in zip(recording.processes, execs) if steps]
-    steps = [step for _, own in ran for step in own]
-    # each program runs until the process's exit, or its next exec in the few that exec'd again
-    stops = [last if proc.end_ns is None else proc.end_ns for proc, own in ran for _ in own]
-    sizes = [len(own) for _, own in ran]
-    firsts = list(accumulate(sizes, initial=0))
-    for index in [index for index, size in enumerate(sizes) if size > 1]:
-        own, first = ran[index][1], firsts[index]
-        stops[first:first + len(own) - 1] = [step.timestamp for step in own[1:]]
     counts: Dict[str, int] = Counter()
     totals: Dict[str, int] = {}
-    names = programs_of(steps)
-    counts.update(names)
-    for name, span in zip(names, map(sub, stops, [step.timestamp for step in steps])):
-        totals[name] = totals.get(name, 0) + span
+    procs = recording.processes
+    for begin in range(0, len(procs), _CHUNK):
+        ran = [(proc, own) for proc, own in ((proc, proc.execs) for proc in procs[begin:begin + _CHUNK]) if own]
+        steps = [step for _, own in ran for step in own]
+        # each program runs until the process's exit, or its next exec in the few that exec'd again
+        stops = [last if proc.end_ns is None else proc.end_ns for proc, own in ran for _ in own]
+        sizes = [len(own) for _, own in ran]
+        firsts = list(accumulate(sizes, initial=0))
+        for index in [index for index, size in enumerate(sizes) if size > 1]:
+            own, first = ran[index][1], firsts[index]
+            stops[first:first + len(own) - 1] = [step.timestamp for step in own[1:]]
+        names = programs_of(steps)
+        counts.update(names)
+        for name, span in zip(names, map(sub, stops, [step.timestamp for step in steps])):
+            totals[name] = totals.get(name, 0) + span
     merged: Dict[str, List[int]] = {}  # by base name: /usr/bin/cc and cc are one program
     for name in counts:
         base = name.rsplit("/", 1)[-1] or name or "(empty argv)"
@@ -122,4 +131,4 @@ def _programs(recording: Recording, execs: List[Sequence[ExecStep]]) -> List[Tup
         entry[0] += counts[name]
         entry[1] += totals[name]
     ranked = sorted(merged.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
-    return [(name, count, total) for name, (count, total) in ranked[:TOP]]
+    return [(name, count, total) for name, (count, total) in ranked[:TOP]], sum(counts.values())
