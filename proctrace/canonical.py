@@ -35,10 +35,10 @@ from proctrace.reader import lines_of
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import List, Optional, Sequence, Tuple
+    from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = ["chunk_keys", "sorted_chunk", "chunk_order", "fold_columns",
-           "fold_items", "line_owners", "rest_fields", "cmdline_of", "lost_counts", "run_keys",
+           "fold_items", "line_owners", "rest_fields", "cmdline_of", "first_words", "lost_counts", "run_keys",
            "FORK", "EXEC", "EXIT", "SETSID", "SETPGID", "LOST"]
 
 
@@ -318,6 +318,19 @@ def cmdline_of(rest: bytes) -> Tuple[str, ...]:
         return ()
     # strings hold no quotes, so '","' only ever separates two
     return tuple(inner[1:-1].decode("utf-8").split('","'))
+
+
+# "pgid":5,"cmdline":["cc","-c","x.c"] -> b'"cc"' (b'' for an empty argv); the field name cannot
+# occur inside a string, whose quotes are all escaped
+_FIRST_WORD = rb'"cmdline":\[("[^"\\]*(?:\\.[^"\\]*)*")?'  # compiled when used: start-up stays short
+
+
+def first_words(rests: List[bytes]) -> List[str]:
+    """The argv[0] in each Exec's rest ("" for an empty argv), with one regex pass over them all."""
+    import json  # (not at start-up: most runs never get here)
+    names: Dict[bytes, str] = {b"": ""}
+    return [names[text] if text in names else names.setdefault(text, json.loads(text))
+            for text in re.findall(_FIRST_WORD, b"\n".join(rests))]
 
 
 def rest_fields(rest: bytes) -> dict:

@@ -21,10 +21,9 @@ megabytes.
 from __future__ import annotations
 
 import gc
-import re
 from contextlib import contextmanager
 
-from proctrace.canonical import EXEC, EXIT, FORK, LOST, SETPGID, SETSID, cmdline_of, rest_fields
+from proctrace.canonical import EXEC, EXIT, FORK, LOST, SETPGID, SETSID, cmdline_of, first_words, rest_fields
 from proctrace.events import Exec, Exit, Fork, Lost, SetPGID, SetSID, to_json
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -76,21 +75,10 @@ class ExecStep:
         return f"ExecStep({self.timestamp}, {self.cmdline!r})"
 
 
-# "pgid":10000,"cmdline":["cc","-c","x.c"] -> b'"cc"' (b'' for an empty argv); the field name
-# cannot occur inside a string, whose quotes are all escaped
-_ARGV0 = rb'"cmdline":\[("[^"\\]*(?:\\.[^"\\]*)*")?'  # compiled when used: start-up stays short
-
-
 def programs_of(steps: Sequence[ExecStep]) -> List[str]:
-    """The argv[0] of each step ("" for an empty argv), read without decoding the rest of the argv.
-
-    The summary groups every exec by its program: decoding a million argvs
-    for their first words would take seconds.
-    """
-    found = re.findall(_ARGV0, b"\n".join([step._rest for step in steps]))
-    import json  # (not at start-up: most runs never get here)
-    names: Dict[bytes, str] = {b"": ""}
-    return [names[text] if text in names else names.setdefault(text, json.loads(text)) for text in found]
+    """The argv[0] of each step ("" for an empty argv), read without decoding the rest of its argv:
+    the summary groups a million execs by their first words."""
+    return first_words([step._rest for step in steps])
 
 
 class GroupChange:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
     from proctrace.analysis import Segment
-    from proctrace.model import ExecStep, Process, Recording
+    from proctrace.model import Process, Recording
     from proctrace.render.report import Report
 
 __all__ = ["render", "segment_command"]

@@ -16,36 +16,33 @@ escapes, lone surrogates for bytes that are not UTF-8 included).
 from __future__ import annotations
 
 import json
+from types import GeneratorType
 
 from proctrace.render.report import report
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Callable, Dict, Iterator, List, Optional
+    from typing import Callable, Dict, Iterator, List
 
-    from proctrace.model import ExecStep, Process, Recording
+    from proctrace.model import Process, Recording
 
 __all__ = ["render", "summary_object"]
 
 
-def _argvs(steps: List[Optional[ExecStep]]) -> List[Optional[list]]:
-    """Each step's argv as a list (None for None)."""
-    return [list(step.cmdline) if step is not None else None for step in steps]
-
-
 def summary_object(recording: Recording) -> Dict[str, object]:
     """The process model -> the summary's content as plain JSON values."""
+    return {key: list(value) if key == "critical_path" else value for key, value in _content(recording).items()}
+
+
+def _content(recording: Recording) -> Dict[str, object]:
+    """The summary's content, with the critical path (which may be long) as an iterator."""
     rep = report(recording)
     root, origin = rep.root, rep.origin_ns
-    named = ([root] if root is not None else []) + rep.other_roots + rep.failures \
-        + [proc for proc, _ in rep.outlived + rep.slowest_own + rep.slowest_weighted] \
-        + [sibling for segment in rep.path for sibling, _ in segment.near]
-    commands = dict(zip(map(id, named), _argvs([proc.command_step() for proc in named])))
-    path_commands = _argvs([segment.step for segment in rep.path])
     wall = rep.wall_ns or 1
 
     def process(proc: Process) -> Dict[str, object]:
-        return {"pid": proc.pid, "command": commands[id(proc)]}
+        step = proc.command_step()
+        return {"pid": proc.pid, "command": list(step.cmdline) if step is not None else None}
 
     return {
         "root": None if root is None else dict(process(root), start_ns=0, exit_code=root.exit_code,
@@ -67,13 +64,14 @@ def summary_object(recording: Recording) -> Dict[str, object]:
         "outlived": [dict(process(proc), after_root_ns=ns, exit_seen=proc.end_ns is not None)
                      for proc, ns in rep.outlived],
         "slack_ns": rep.slack_ns,
-        "critical_path": [
+        "critical_path": (
             {"pid": segment.pid, "start_ns": segment.start_ns - origin, "duration_ns": segment.duration_ns,
-             "share": round(segment.duration_ns / wall, 6), "command": argv,
+             "share": round(segment.duration_ns / wall, 6),
+             "command": list(segment.command) if segment.step is not None else None,
              "forked": segment.step not in segment.proc.execs,
              "near": [dict(process(sibling), slack_ns=slack) for sibling, slack in segment.near],
              "near_total": segment.near_total}
-            for segment, argv in zip(rep.path, path_commands)],
+            for segment in rep.path),
         "slowest_own": [dict(process(proc), own_ns=ns, duration_ns=rep.lifetime(proc))
                         for proc, ns in rep.slowest_own],
         "slowest_weighted": [dict(process(proc), weighted_ns=round(ns), duration_ns=rep.lifetime(proc))
@@ -88,12 +86,20 @@ def _dumps(value) -> str:
 
 
 def render(recording: Recording, *, warn: Callable[[str], None], options=None) -> Iterator[bytes]:
-    """The process model -> the summary as one JSON object."""
-    parts = []
-    for key, value in summary_object(recording).items():
-        if isinstance(value, list) and value:
-            text = "[\n" + ",\n".join(" " + _dumps(item) for item in value) + "\n]"
-        else:
-            text = _dumps(value)
-        parts.append(f"{_dumps(key)}:{text}")
-    yield ("{\n" + ",\n".join(parts) + "\n}\n").encode("ascii")
+    """The process model -> the summary as one JSON object, written a piece at a time."""
+    pieces: List[str] = []
+    for number, (key, value) in enumerate(_content(recording).items()):
+        pieces.append(("{\n" if number == 0 else ",\n") + _dumps(key) + ":")
+        if not isinstance(value, (list, GeneratorType)):
+            pieces.append(_dumps(value))
+            continue
+        items = 0
+        for item in value:
+            pieces.append(("[\n " if items == 0 else ",\n ") + _dumps(item))
+            items += 1
+            if len(pieces) >= 1024:
+                yield "".join(pieces).encode("ascii")
+                pieces = []
+        pieces.append("\n]" if items else "[]")
+    pieces.append("\n}\n")
+    yield "".join(pieces).encode("ascii")
