@@ -69,6 +69,8 @@ def test_the_json_has_the_same_content(tmp_path, capsys):
         (13, 61 * MS, 1 * MS, ["make", "-j2"]), (13, 62 * MS, 28 * MS, ["ld", "-o", "app", "a.o", "b.o"]),
         (10, 90 * MS, 10 * MS, ["make", "-j2"])]
     assert report["programs"][0] == {"program": "cc", "execs": 2, "total_ns": 92 * MS}  # /usr/bin/cc and cc
+    assert [(p["program"], p["duration_ns"], p["segments"]) for p in report["critical_path_programs"]] == \
+        [("cc", 55 * MS, 1), ("ld", 28 * MS, 1), ("make", 16 * MS, 5), ("(before its first exec)", 1 * MS, 1)]
     assert [entry["pid"] for entry in report["slowest_own"]] == [15, 12, 11, 13, 10, 14]
     assert (report["lost"], report["no_exit"], report["unforked"], report["hidden"]) == (0, [], [], 0)
 
@@ -125,6 +127,12 @@ def test_with_several_roots_the_first_that_ran_something_is_reported_on():
     assert "  other root: pid 30: stray\n" in text
 
 
+def _path_rows(text):
+    """The rows of the critical path's table, but its near siblings."""
+    table = text[text.index("\ncritical path: "):text.index("\n  (near: ")].splitlines()[3:]
+    return [line for line in table if "near: " not in line]
+
+
 def test_a_long_critical_path_is_cut_to_its_longest_segments_unless_all():
     events, at = [Fork(0, 1, 10, 1), Exec(0, 10, 1, 10, ("make",))], 0
     for i in range(40):  # 40 jobs one after another, every fifth one long
@@ -133,8 +141,7 @@ def test_a_long_critical_path_is_cut_to_its_longest_segments_unless_all():
                    Exit(at + 110_000 + took, 100 + i, 10, 10, None, 0, None)]
         at += 110_000 + took
     events.append(Exit(at + 100_000, 10, 1, 10, None, 0, None))
-    rows = [line for line in _text(events).splitlines() if "%" in line and "near" not in line]
-    full = [line for line in _text(events, everything=True).splitlines() if "%" in line and "near" not in line]
+    rows, full = _path_rows(_text(events)), _path_rows(_text(events, everything=True))
     assert len(full) == len(summary_object(_recording(events))["critical_path"]) > PATH_LIMIT
     kept = "\n".join(line for line in rows if "shorter segment" not in line)
     assert kept.count("\n") + 1 == PATH_LIMIT
@@ -188,6 +195,13 @@ critical path: 8 segments tiling the wall time (joins are assumed at each child'
     62 ms    28 ms   28.0%       13  ld -o app a.o b.o
     90 ms    10 ms   10.0%       10  make -j2
   (near: a sibling that exited within 5.00 ms before the child chosen at a join: it would be on the path were it that much slower)
+
+critical path by program (what each segment ran)
+     TIME   SHARE  SEGMENTS  PROGRAM
+    55 ms   55.0%         1  cc
+    28 ms   28.0%         1  ld
+    16 ms   16.0%         5  make
+  1.00 ms    1.0%         1  (before its first exec)
 
 slowest by own time (time in which none of its children was alive)
       OWN     TIME      PID  COMMAND

@@ -39,7 +39,7 @@ class Report:
     """The summary's content: processes and numbers (ns), before any formatting."""
 
     __slots__ = ("recording", "root", "other_roots", "origin_ns", "wall_ns", "until_last_exit_ns", "processes",
-                 "execs", "peak", "peak_at_ns", "path", "slack_ns", "slowest_own", "slowest_weighted", "programs",
+                 "execs", "peak", "peak_at_ns", "path", "path_programs", "slack_ns", "slowest_own", "slowest_weighted", "programs",
                  "failures", "outlived", "no_exit", "unforked")
 
     def __init__(self, recording: Recording, root: Optional[Process], other_roots: List[Process]):
@@ -53,6 +53,7 @@ class Report:
         self.execs = 0
         self.peak, self.peak_at_ns = 0, 0
         self.path: List[Segment] = []
+        self.path_programs: List[Tuple[str, int, int]] = []  # (program, ns on the path, segments)
         self.slack_ns = 0
         self.slowest_own: List[Tuple[Process, int]] = []
         self.slowest_weighted: List[Tuple[Process, float]] = []
@@ -84,6 +85,7 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
         return out
     out.slack_ns = int(out.wall_ns * (DEFAULT_SLACK_FRACTION if slack_fraction is None else slack_fraction))
     out.path = critical_path(recording, root, slack_ns=out.slack_ns, near_limit=NEAR)
+    out.path_programs = _path_programs(out.path)
     out.slowest_own = heapq.nlargest(TOP, own_times(recording).items(), key=itemgetter(1))
     sweep = Concurrency(recording)
     out.peak, out.peak_at_ns = sweep.peak, sweep.peak_ns - out.origin_ns
@@ -94,6 +96,29 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
     if exits:
         out.until_last_exit_ns = max(exits) - root.start_ns
     return out
+
+
+def _path_programs(path: List[Segment]) -> List[Tuple[str, int, int]]:
+    """The programs the critical path ran, by time on it: (program, ns, segments), the longest first.
+
+    A long path (a build's thousands of short steps) says more summed by
+    program than segment by segment.
+    """
+    named = [segment for segment in path if segment.step is not None]
+    spans: Dict[str, List[int]] = {}
+    for segment, name in zip(named, programs_of([segment.step for segment in named])):
+        entry = spans.setdefault(_base(name), [0, 0])
+        entry[0] += segment.duration_ns
+        entry[1] += 1
+    unknown = [segment.duration_ns for segment in path if segment.step is None]
+    if unknown:
+        spans["(before its first exec)"] = [sum(unknown), len(unknown)]
+    ranked = sorted(spans.items(), key=lambda item: (-item[1][0], item[0]))
+    return [(name, ns, count) for name, (ns, count) in ranked[:TOP]]
+
+
+def _base(name: str) -> str:
+    return name.rsplit("/", 1)[-1] or name or "(empty argv)"
 
 
 _CHUNK = 16384  # processes read together: their texts joined are a few MB, not the whole recording's
@@ -126,8 +151,7 @@ def _programs(recording: Recording) -> Tuple[List[Tuple[str, int, int]], int]:
             totals[name] = totals.get(name, 0) + span
     merged: Dict[str, List[int]] = {}  # by base name: /usr/bin/cc and cc are one program
     for name in counts:
-        base = name.rsplit("/", 1)[-1] or name or "(empty argv)"
-        entry = merged.setdefault(base, [0, 0])
+        entry = merged.setdefault(_base(name), [0, 0])
         entry[0] += counts[name]
         entry[1] += totals[name]
     ranked = sorted(merged.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))

@@ -146,6 +146,11 @@ def _lines(rep: Report, everything: bool) -> Iterator[str]:
     yield from _table(f"{'START':>7}  {'TIME':>7}  {'SHARE':>6}  {'PID':>7}  COMMAND", rows)
     yield (f"  (near: a sibling that exited within {duration(rep.slack_ns)} before the child chosen at a join: "
            f"it would be on the path were it that much slower)")
+    yield ""
+    yield "critical path by program (what each segment ran)"
+    yield from _table(f"{'TIME':>7}  {'SHARE':>6}  {'SEGMENTS':>8}  PROGRAM",
+                      [f"{duration(ns):>7}  {ns / wall_ns:>6.1%}  {count:>8}  {shown(name)}"
+                       for name, ns, count in rep.path_programs])
 
     yield ""
     yield f"slowest by own time (time in which none of its children was alive)"

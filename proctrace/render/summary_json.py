@@ -72,6 +72,9 @@ def _content(recording: Recording) -> Dict[str, object]:
              "near": [dict(process(sibling), slack_ns=slack) for sibling, slack in segment.near],
              "near_total": segment.near_total}
             for segment in rep.path),
+        "critical_path_programs": [
+            {"program": name, "duration_ns": ns, "share": round(ns / wall, 6), "segments": count}
+            for name, ns, count in rep.path_programs],
         "slowest_own": [dict(process(proc), own_ns=ns, duration_ns=rep.lifetime(proc))
                         for proc, ns in rep.slowest_own],
         "slowest_weighted": [dict(process(proc), weighted_ns=round(ns), duration_ns=rep.lifetime(proc))
