@@ -9,7 +9,7 @@ recording's last event.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -94,11 +94,14 @@ def critical_path(recording: Recording, root: Process, *, slack_ns: Optional[int
     if slack_ns is None:
         slack_ns = int((root_end - root.start_ns) * DEFAULT_SLACK_FRACTION)
     pieces: List[Tuple[Process, int, int, List[Tuple[Process, int]]]] = []
-    # each frame: a process, the time reached in it, its joinable children by exit time
-    stack = [(root, root_end, _joinable(root), [])]
+    # each frame: a process, the time reached in it, its joinable children by
+    # exit time, and how many of them are left (a bound, not a copy: a parent
+    # of thousands of children is visited once per child on the path)
+    ends, children = _joinable(root)
+    stack = [(root, root_end, ends, children, len(children), [])]
     while stack:
-        proc, until, (ends, children), near = stack.pop()
-        index = bisect_right(ends, until) - 1
+        proc, until, ends, children, left, near = stack.pop()
+        index = bisect_right(ends, until, 0, left) - 1
         while index >= 0 and children[index].start_ns < proc.start_ns:
             index -= 1  # (a child cannot start before its parent; stay safe on odd input)
         if index < 0:
@@ -106,10 +109,12 @@ def critical_path(recording: Recording, root: Process, *, slack_ns: Optional[int
             continue
         child = children[index]
         pieces.append((proc, child.end_ns, until, near))
-        siblings = [(other, child.end_ns - other.end_ns) for other in children[:index]
-                    if child.end_ns - other.end_ns <= slack_ns and other.end_ns <= until]
-        stack.append((proc, child.start_ns, (ends[:index], children[:index]), []))
-        stack.append((child, child.end_ns, _joinable(child), siblings[::-1]))
+        # by exit time, so the near ones are those just before it (all at or before `until`)
+        first = bisect_left(ends, child.end_ns - slack_ns, 0, index)
+        siblings = [(other, child.end_ns - other.end_ns) for other in children[first:index]]
+        stack.append((proc, child.start_ns, ends, children, index, []))
+        child_ends, grandchildren = _joinable(child)
+        stack.append((child, child.end_ns, child_ends, grandchildren, len(grandchildren), siblings[::-1]))
     segments: List[Segment] = []
     for proc, start, end, near in reversed(pieces):
         segments.extend(_by_image(proc, start, end, near))
