@@ -1,0 +1,117 @@
+"""What the timeline views (perfetto, html) read of the process model, in bulk and mostly undecoded.
+
+Both write every process of a big recording as JSON: decoding each exec's
+argv only to encode it again would cost seconds at a million events.  So
+the fields are taken as the JSON text the recording holds (model.raw_fields,
+canonical and checked), cut apart with one regex pass over all of them, and
+decoded only where a view must look inside (a label that needs quoting, an
+escape a viewer would refuse).
+
+    tree_order(recording) -> ([make, cc, cc, ...], [-1, 0, 0, ...])
+    exec_columns(steps) -> [(b"12", b'["cc","-c","x.c"]', b'"/usr/bin/cc"', b"12", b""), ...]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from proctrace.model import raw_fields
+from proctrace.render.mermaid import command_label
+
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import List, Sequence, Tuple
+
+    from proctrace.model import ExecStep, Process, Recording
+
+__all__ = ["tree_order", "exec_columns", "exit_columns", "labels", "json_str", "safe_json", "LABEL_LIMIT"]
+
+LABEL_LIMIT = 200
+
+# "pgid":12,"cmdline":["cc","-c","x.c"],"filename":"/usr/bin/cc","sid":12,"cmdline_truncated":true
+# In canonical JSON `],"` never occurs inside a string (its quote would be
+# escaped), so the first `]` followed by `,"` or the end closes the cmdline.
+_EXEC = re.compile(rb'^"pgid":([0-9]+),"cmdline":(\[.*?\])(?=,"|$)(?:,"filename":("(?:[^"\\\n]|\\.)*"))?'
+                   rb'(?:,"sid":([0-9]+))?(,"cmdline_truncated":true)?$', re.M)
+# "pgid":12,"sid":12,"exit_code":0,"signal":null
+_EXIT = re.compile(rb'^"pgid":([0-9]+)(?:,"sid":([0-9]+))?(?:,"exit_code":([0-9]+|null),"signal":([0-9]+|null))?$',
+                   re.M)
+# what keeps a cmdline's label from being its arguments joined by blanks:
+# escapes, blanks or quotes inside arguments, empty ones, DEL, non-ASCII, store paths
+_NOT_PLAIN = re.compile(rb'[\\ \'\x7f-\xff]|""|/nix/store/')
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def tree_order(recording: Recording) -> Tuple[List[Process], List[int]]:
+    """The processes depth first (each followed by its children, in order of start), and the
+    index of each one's parent in that order (-1 for a root)."""
+    order: List[Process] = []
+    parents: List[int] = []
+    stack = [(root, -1) for root in reversed(recording.roots)]
+    push, pop, add, add_parent = stack.extend, stack.pop, order.append, parents.append
+    while stack:  # a loop, not recursion: fork chains can be deep
+        proc, parent = pop()
+        index = len(order)
+        add(proc)
+        add_parent(parent)
+        if proc.children:
+            push([(child, index) for child in reversed(proc.children)])
+    return order, parents
+
+
+def exec_columns(steps: Sequence[ExecStep]) -> List[Tuple[bytes, bytes, bytes, bytes, bytes]]:
+    """(pgid, cmdline, filename, sid, truncated) of each exec, as the JSON text of each
+    field (b"" where the recording has none), read in one pass over all of them."""
+    found = _EXEC.findall(b"\n".join(map(raw_fields, steps)))
+    if len(found) != len(steps):  # canonical text always matches: this would be a bug
+        raise ValueError(f"{len(steps) - len(found)} exec fields not in canonical form")
+    return found
+
+
+def exit_columns(procs: Sequence[Process]) -> List[Tuple[bytes, bytes, bytes, bytes]]:
+    """(pgid, sid, exit_code, signal) of each process's Exit as JSON text (b"" where absent,
+    b"null" as written; all b"" for a process with no Exit)."""
+    found = _EXIT.findall(b"\n".join(map(raw_fields, procs)))
+    if len(found) != len(procs):
+        raise ValueError(f"{len(procs) - len(found)} exit fields not in canonical form")
+    return found
+
+
+def labels(cmdlines: Sequence[bytes], *, limit: int = LABEL_LIMIT) -> List[bytes]:
+    """Each cmdline's readable one-line label (mermaid.command_label's; never empty: Perfetto
+    drops an empty name), as a JSON string safe for any viewer; most are the arguments
+    joined, made without decoding them."""
+    out = []
+    for text, not_plain in zip(cmdlines, map(_NOT_PLAIN.search, cmdlines)):
+        if not_plain is None and len(text) <= limit and text != b"[]":
+            out.append(b'"' + text[2:-2].replace(b'","', b" ") + b'"')
+        else:
+            out.append(json_str(command_label(json.loads(text), limit=limit) or "(empty argv)"))
+    return out
+
+
+def json_str(text: str) -> bytes:
+    """A JSON string that every viewer reads: a byte that is not UTF-8 (a lone surrogate
+    U+DC80-U+DCFF) is shown as the text \\xNN, any other lone surrogate as \\uXXXX."""
+    return safe_json(json.dumps(text, ensure_ascii=False))
+
+
+def safe_json(text: str) -> bytes:
+    """JSON text -> UTF-8, with lone surrogates (raw or escaped) written as visible text.
+
+    Perfetto's JSON parser rejects the escape of any surrogate, even a valid
+    pair, and UTF-8 cannot hold one: so they become the text \\xNN (a byte
+    that is not UTF-8) or \\uXXXX, with the backslash escaped.
+    """
+    if "\\u" in text:
+        # decoded and written again, escaped surrogates become raw ones
+        text = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub(_shown_surrogate, text)
+    return text.encode("utf-8")
+
+
+def _shown_surrogate(match: re.Match) -> str:
+    code = ord(match.group())
+    return "\\\\x%02x" % (code - 0xDC00) if 0xDC80 <= code <= 0xDCFF else "\\\\u%04x" % code
