@@ -134,7 +134,7 @@ def test_the_fork_arrow_starts_on_the_parent_just_before_the_child():
               Exit(900, 3, 2, 2, None, 0, None), Exit(1000, 2, 1, 2, None, 0, None)]
     checked = _trace(fold([items_of_events(events)]))
     (start, end, marker), = checked["flows"].values()
-    assert marker["pid"] == 2 and (start, end) == (99, 100) and marker["args"] == {"child_pid": 3}
+    assert marker["pid"] == 2 and (start, end) == (99, 100) and marker["name"] == "fork"
     child, = [event for event in _events(checked, cat="process") if event.get("flow_in")]
     assert child["pid"] == 3 and child["bind_id"] == marker["bind_id"]
 

@@ -31,36 +31,40 @@ from __future__ import annotations
 
 import json
 
-from itertools import accumulate, islice
+from itertools import accumulate, chain, repeat
+from operator import itemgetter, sub
 
 from proctrace import __version__
 from proctrace.analysis import critical_path, end_of, outlived
 from proctrace.model import raw_fields
-from proctrace.render.timeline import exec_columns, json_str, labels, safe_json, tree_order
+from proctrace.render.timeline import cmdline_texts, json_str, labels, safe_json, tree_order
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Callable, Dict, Iterator, List, Optional
+    from typing import Callable, Dict, Iterator, List, Sequence, Tuple
 
     from proctrace.model import Process, Recording
 
 __all__ = ["render", "Q"]
 
-Q = 16384  # time quantum: 2^-14 us
+Q = 16384  # time quantum: 2^-14 us, written exactly as a decimal: m / 2^14 = m * 5^14 / 10^14
+_FIVES = 5**14
+_TENS = 10**14
 _BATCH = 8192  # processes written at a time: a few MB of text
 _PID_LIMIT = 2**31  # Perfetto keeps pids as 32-bit numbers
 
+# its names, its place, its life (completed with its flow, if any)
 _PROCESS = (b'{"ph":"M","pid":%d,"name":"process_name","args":{"name":%s}},\n'
             b'{"ph":"M","pid":%d,"name":"process_sort_index","args":{"sort_index":%d}},\n'
-            b'{"ph":"X","pid":%d,"tid":%d,"ts":%r,"dur":%r,"name":%s,"cat":"process","args":{%s}%s},\n')
-_EXEC = (b'{"ph":"X","pid":%d,"tid":%d,"ts":%r,"dur":%r,"name":%s,"cat":"exec",'
+            b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%014d,"dur":%d.%014d,"name":%s,"cat":"process",'
+            b'"args":{"pid":%d,"ppid":%d,%s}')
+_EXEC = (b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%014d,"dur":%d.%014d,"name":%s,"cat":"exec",'
          b'"args":{"pid":%d,"ppid":%d,%s}},\n')
-_FORK = (b'{"ph":"X","pid":%d,"tid":%d,"ts":%r,"dur":%r,"name":"fork","cat":"fork","args":{"child_pid":%d},'
-         b'"bind_id":%d,"flow_out":true},\n')
-_CHANGE = b'{"ph":"i","s":"p","pid":%d,"tid":%d,"ts":%r,"name":"%s","cat":"group","args":{%s}},\n'
-_SEGMENT = (b'{"ph":"X","pid":%d,"tid":%d,"ts":%r,"dur":%r,"name":%s,"cat":"critical path",'
+_FORK = b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%014d,"dur":%d.%014d,"name":"fork","cat":"fork","bind_id":%d,"flow_out":true},\n'
+_CHANGE = b'{"ph":"i","s":"p","pid":%d,"tid":%d,"ts":%d.%014d,"name":"%s","cat":"group","args":{%s}},\n'
+_SEGMENT = (b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%014d,"dur":%d.%014d,"name":%s,"cat":"critical path",'
             b'"args":{"pid":%d}},\n')
-_NO_EXIT = b',"exit":"none seen: drawn to the end of the recording"'
+_NO_EXIT = b'"exit":"none seen: drawn to the end of the recording"'
 _UNKNOWN = json_str("(unknown command)")
 
 
@@ -105,78 +109,100 @@ def _critical_path(recording: Recording, pid: int, first: int) -> Iterator[bytes
     yield b'{"ph":"M","pid":%d,"name":"process_name","args":{"name":"critical path"}},\n' % pid
     if not recording.roots:
         return
-    segments = critical_path(recording, recording.roots[0])
+    segments = critical_path(recording, recording.roots[0], slack_ns=0)  # (near siblings are not drawn)
     known = [segment for segment in segments if segment.step is not None]
-    names: Dict[int, bytes] = dict(zip(map(id, known), labels([cmdline for _, cmdline, *_ in
-                                                               exec_columns([s.step for s in known])])))
+    names: Dict[int, bytes] = dict(zip(map(id, known), labels(cmdline_texts([raw_fields(s.step) for s in known]))))
     starts = [_q(segment.start_ns, first) for segment in segments]
     ends = [_q(segment.end_ns, first) for segment in segments]
-    yield b"".join(_SEGMENT % (pid, pid, start / Q, (end - start) / Q, names.get(id(segment), _UNKNOWN), segment.pid)
-                   for segment, start, end in zip(segments, starts, ends))
+    yield b"".join(map(_SEGMENT.__mod__, zip(repeat(pid), repeat(pid), *_us(starts), *_us(map(sub, ends, starts)),
+                                              [names.get(id(segment), _UNKNOWN) for segment in segments],
+                                              [segment.pid for segment in segments])))
 
 
 def _batch(recording: Recording, procs: List[Process], parents: List[int], tpids: List[int], begin: int, stop: int,
            outliving: Dict[Process, int]) -> bytes:
-    """The events of processes procs[begin:stop]: their slices, their execs, the arrows to them."""
+    """The events of processes procs[begin:stop]: their slices, their execs, the arrows to them.
+
+    Each kind of event is written from columns by one format over them all
+    (a C loop): a Python statement per process would cost seconds.
+    """
     first, last = recording.first_ns, recording.last_ns
     part = procs[begin:stop]
     ids = tpids[begin:stop]
-    starts = [_q(proc.start_ns, first) for proc in part]
-    ends = [_q(end_of(proc, recording), first) for proc in part]
+    pids = [proc.pid for proc in part]
+    ppids = [proc.ppid for proc in part]
+    starts = [((proc.start_ns - first) * Q + 500) // 1000 for proc in part]
+    ends = [(((proc.end_ns if proc.end_ns is not None else last) - first) * Q + 500) // 1000 for proc in part]
 
+    counts = [len(proc.execs) for proc in part]
     steps = [step for proc in part for step in proc.execs]
-    columns = exec_columns(steps)
-    step_names = labels([cmdline for _, cmdline, *_ in columns])
+    rests = list(map(raw_fields, steps))
+    step_names = labels(cmdline_texts(rests))
     # a process is named by its last exec, or by what it was forked running
-    last_exec = list(accumulate(len(proc.execs) for proc in part))
-    names = [step_names[index - 1] if proc.execs else _forked_name(proc) for proc, index in zip(part, last_exec)]
+    names = [step_names[index - 1] if count else _forked_name(proc)
+             for proc, count, index in zip(part, counts, accumulate(counts))]
 
-    args = [b'"pid":%d,"ppid":%d,%s' % (proc.pid, proc.ppid, raw_fields(proc)) if proc.end_ns is not None
-            else b'"pid":%d,"ppid":%d%s' % (proc.pid, proc.ppid, _NO_EXIT) for proc in part]
-    for offset, proc in enumerate(part):
+    exits = [rest or _NO_EXIT for rest in map(raw_fields, part)]
+    for offset in [offset for offset, proc in enumerate(part) if not proc.forked or proc in outliving]:
+        proc = part[offset]
         if not proc.forked:
-            args[offset] += b',"fork_seen":false'
+            exits[offset] += b',"fork_seen":false'
         if proc in outliving:
-            args[offset] += b',"outlived_root_by_ns":%d' % outliving[proc]
+            exits[offset] += b',"outlived_root_by_ns":%d' % outliving[proc]
 
     # an arrow from the parent at the fork: a 1 ns slice on the parent just
     # before the child's, which Perfetto binds it to (it drops a flow it
     # cannot bind, and one at the child's own time could come after it)
-    flows, forks = [], []
-    for index, proc in enumerate(part, begin):
-        parent = parents[index]
-        if parent >= 0 and procs[parent].start_ns < proc.start_ns:
-            at = _q(proc.start_ns, first)
-            before = _q(proc.start_ns - 1, first)
-            forks.append(_FORK % (tpids[parent], tpids[parent], before / Q, (at - before) / Q, proc.pid, index))
-            flows.append(b',"bind_id":%d,"flow_in":true' % index)
-        else:
-            flows.append(b"")
-    out = [b"".join(map(_PROCESS.__mod__, zip(
-        ids, names, ids, range(begin + 1, stop + 1), ids, ids, [start / Q for start in starts],
-        [(end - start) / Q for start, end in zip(starts, ends)], names, args, flows)))]
+    linked = [parent >= 0 and procs[parent].start_ns < proc.start_ns
+              for parent, proc in zip(parents[begin:stop], part)]
+    out = []
+    for fmt, wanted in ((_PROCESS + b',"bind_id":%d,"flow_in":true},\n', True), (_PROCESS + b"},\n", False)):
+        chosen = [offset for offset, flag in enumerate(linked) if flag is wanted]
+        if not chosen:
+            continue
+        pick = itemgetter(*chosen) if len(chosen) > 1 else lambda column, at=chosen[0]: (column[at],)
+        these_ids, these_names = pick(ids), pick(names)
+        these_starts, these_ends = pick(starts), pick(ends)
+        columns = [these_ids, these_names, these_ids, [begin + 1 + offset for offset in chosen], these_ids, these_ids,
+                   *_us(these_starts), *_us(map(sub, these_ends, these_starts)), these_names, pick(pids), pick(ppids),
+                   pick(exits)]
+        if wanted:
+            columns.append([begin + offset for offset in chosen])
+        out.append(b"".join(map(fmt.__mod__, zip(*columns))))
+    children = [offset for offset, flag in enumerate(linked) if flag]
+    if children:
+        parent_ids = [tpids[parents[begin + offset]] for offset in children]
+        at = [starts[offset] for offset in children]
+        before = [((part[offset].start_ns - 1 - first) * Q + 500) // 1000 for offset in children]
+        out.append(b"".join(map(_FORK.__mod__, zip(parent_ids, parent_ids, *_us(before), *_us(map(sub, at, before)),
+                                                    [begin + offset for offset in children]))))
 
-    out.append(b"".join(_exec_slices(recording, part, ids, ends, steps, columns, step_names)))
-    out.append(b"".join(forks))
-    out.extend(_CHANGE % (pid, pid, _q(change.timestamp, first) / Q, change.kind.encode(), raw_fields(change))
+    # a slice per exec, from it to the next exec or to the process's end
+    owners = list(chain.from_iterable(map(repeat, ids, counts)))
+    begins = [((step.timestamp - first) * Q + 500) // 1000 for step in steps]
+    stops = begins[1:] + [0]
+    for index, count, end in zip(accumulate(counts), counts, ends):
+        if count:
+            stops[index - 1] = end
+    if b"\\u" in b"".join(rests):  # an escape a viewer could refuse (a lone surrogate): write it visibly
+        rests = [safe_json("{" + rest.decode("utf-8") + "}")[1:-1] if b"\\u" in rest else rest for rest in rests]
+    out.append(b"".join(map(_EXEC.__mod__, zip(
+        owners, owners, *_us(begins), *_us(map(sub, stops, begins)), step_names,
+        chain.from_iterable(map(repeat, pids, counts)), chain.from_iterable(map(repeat, ppids, counts)), rests))))
+
+    out.extend(_CHANGE % (pid, pid, *divmod(_q(change.timestamp, first) * _FIVES, _TENS), change.kind.encode(),
+                          raw_fields(change))
                for proc, pid in zip(part, ids) if proc.changes for change in proc.changes)
     return b"".join(out)
 
 
-def _exec_slices(recording: Recording, part: List[Process], ids: List[int], ends: List[int], steps, columns,
-                 step_names: List[bytes]) -> Iterator[bytes]:
-    """A slice per exec, from it to the next exec or the process's end."""
-    first = recording.first_ns
-    owners = [(proc, pid, end) for proc, pid, end in zip(part, ids, ends) for _ in proc.execs]
-    starts = [_q(step.timestamp, first) for step in steps]
-    following = starts[1:] + [0]
-    for (proc, pid, end), step, start, after, name, fields in zip(owners, steps, starts, following, step_names,
-                                                                  columns):
-        stop = after if step is not proc.execs[-1] else end
-        rest = raw_fields(step)
-        if b"\\u" in rest:  # an escape a viewer could refuse (a lone surrogate): write it visibly
-            rest = safe_json("{" + rest.decode("utf-8") + "}")[1:-1]
-        yield _EXEC % (pid, pid, start / Q, (stop - start) / Q, name, proc.pid, proc.ppid, rest)
+def _us(quanta) -> Tuple[Sequence[int], Sequence[int]]:
+    """Whole numbers of quanta -> microseconds, as two columns: the whole part and
+    the 14 digits after the point (exact: a quantum is a binary fraction)."""
+    whole_and_digits = list(map(divmod, [count * _FIVES for count in quanta], repeat(_TENS)))
+    if not whole_and_digits:
+        return (), ()
+    return tuple(zip(*whole_and_digits))
 
 
 def _forked_name(proc: Process) -> bytes:
@@ -184,5 +210,5 @@ def _forked_name(proc: Process) -> bytes:
     step = proc.command_step()
     if step is None:
         return _UNKNOWN[:-1] + b' (fork)"'
-    name = labels([exec_columns([step])[0][1]])[0]
+    name = labels(cmdline_texts([raw_fields(step)]))[0]
     return name[:-1] + b' (fork)"'

@@ -25,21 +25,20 @@ if TYPE_CHECKING:
 
     from proctrace.model import ExecStep, Process, Recording
 
-__all__ = ["tree_order", "exec_columns", "exit_columns", "labels", "json_str", "safe_json", "LABEL_LIMIT"]
+__all__ = ["tree_order", "exec_columns", "cmdline_texts", "exit_columns", "labels", "json_str", "safe_json", "LABEL_LIMIT"]
 
 LABEL_LIMIT = 200
 
+# a JSON string of canonical text (the unrolled loop: no backtracking inside it)
+_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+_ARRAY = rb'\[(?:%s(?:,%s)*)?\]' % (_STR, _STR)
 # "pgid":12,"cmdline":["cc","-c","x.c"],"filename":"/usr/bin/cc","sid":12,"cmdline_truncated":true
-# In canonical JSON `],"` never occurs inside a string (its quote would be
-# escaped), so the first `]` followed by `,"` or the end closes the cmdline.
-_EXEC = re.compile(rb'^"pgid":([0-9]+),"cmdline":(\[.*?\])(?=,"|$)(?:,"filename":("(?:[^"\\\n]|\\.)*"))?'
-                   rb'(?:,"sid":([0-9]+))?(,"cmdline_truncated":true)?$', re.M)
+_EXEC = re.compile(rb'^"pgid":([0-9]+),"cmdline":(%s)(?:,"filename":(%s))?(?:,"sid":([0-9]+))?'
+                   rb'(,"cmdline_truncated":true)?$' % (_ARRAY, _STR), re.M)
+_CMDLINE = re.compile(rb'^"pgid":[0-9]+,"cmdline":(%s)' % _ARRAY, re.M)
 # "pgid":12,"sid":12,"exit_code":0,"signal":null
 _EXIT = re.compile(rb'^"pgid":([0-9]+)(?:,"sid":([0-9]+))?(?:,"exit_code":([0-9]+|null),"signal":([0-9]+|null))?$',
                    re.M)
-# what keeps a cmdline's label from being its arguments joined by blanks:
-# escapes, blanks or quotes inside arguments, empty ones, DEL, non-ASCII, store paths
-_NOT_PLAIN = re.compile(rb'[\\ \'\x7f-\xff]|""|/nix/store/')
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -69,6 +68,14 @@ def exec_columns(steps: Sequence[ExecStep]) -> List[Tuple[bytes, bytes, bytes, b
     return found
 
 
+def cmdline_texts(rests: Sequence[bytes]) -> List[bytes]:
+    """The cmdline (JSON text) in each of these execs' raw fields (model.raw_fields)."""
+    found = _CMDLINE.findall(b"\n".join(rests))
+    if len(found) != len(rests):  # canonical text always matches: this would be a bug
+        raise ValueError(f"{len(rests) - len(found)} exec fields not in canonical form")
+    return found
+
+
 def exit_columns(procs: Sequence[Process]) -> List[Tuple[bytes, bytes, bytes, bytes]]:
     """(pgid, sid, exit_code, signal) of each process's Exit as JSON text (b"" where absent,
     b"null" as written; all b"" for a process with no Exit)."""
@@ -80,15 +87,26 @@ def exit_columns(procs: Sequence[Process]) -> List[Tuple[bytes, bytes, bytes, by
 
 def labels(cmdlines: Sequence[bytes], *, limit: int = LABEL_LIMIT) -> List[bytes]:
     """Each cmdline's readable one-line label (mermaid.command_label's; never empty: Perfetto
-    drops an empty name), as a JSON string safe for any viewer; most are the arguments
-    joined, made without decoding them."""
-    out = []
-    for text, not_plain in zip(cmdlines, map(_NOT_PLAIN.search, cmdlines)):
-        if not_plain is None and len(text) <= limit and text != b"[]":
-            out.append(b'"' + text[2:-2].replace(b'","', b" ") + b'"')
-        else:
-            out.append(json_str(command_label(json.loads(text), limit=limit) or "(empty argv)"))
-    return out
+    drops an empty name), as a JSON string safe for any viewer.
+
+    Most are the arguments joined by blanks, made without decoding them:
+    all at once when no cmdline needs more (no escape, no blank or quote in
+    an argument, no empty one, nothing but printable ASCII, no store path).
+    """
+    if not cmdlines:
+        return []
+    joined = b"\n".join(cmdlines)
+    if _plain(joined) and max(map(len, cmdlines)) <= limit and b"[]" not in joined:
+        body = joined[2:-2].replace(b'"]\n["', b'"\n"').replace(b'","', b" ")
+        return (b'"' + body + b'"').split(b"\n")
+    return [b'"' + text[2:-2].replace(b'","', b" ") + b'"' if _plain(text) and len(text) <= limit and text != b"[]"
+            else json_str(command_label(json.loads(text), limit=limit) or "(empty argv)") for text in cmdlines]
+
+
+def _plain(text: bytes) -> bool:
+    """No argument in this JSON text needs more than joining: see labels."""
+    return (text.isascii() and b"\\" not in text and b" " not in text and b"'" not in text and b'""' not in text
+            and b"\x7f" not in text and b"/nix/store/" not in text)
 
 
 def json_str(text: str) -> bytes:
