@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 __all__ = ["ExecStep", "GroupChange", "Process", "Recording", "fold", "items_of_events", "collector_paused",
-           "raw_fields"]
+           "raw_fields", "raw_fields_of"]
 
 
 class ExecStep:
@@ -214,6 +214,11 @@ def raw_fields(holder) -> bytes:
         return text
     return text + b',"exit_code":%s,"signal":%s' % (b"null" if code is None else b"%d" % code,
                                                      b"null" if signal is None else b"%d" % signal)
+
+
+def raw_fields_of(holders) -> List[bytes]:
+    """raw_fields of each of many holders, in a loop that calls no function for an exec."""
+    return [holder._rest if type(holder) is ExecStep else raw_fields(holder) for holder in holders]
 
 
 class Recording:

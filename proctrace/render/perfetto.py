@@ -36,33 +36,32 @@ from operator import itemgetter, sub
 
 from proctrace import __version__
 from proctrace.analysis import critical_path, end_of, outlived
-from proctrace.model import raw_fields
+from proctrace.model import raw_fields, raw_fields_of
 from proctrace.render.timeline import cmdline_texts, json_str, labels, safe_json, tree_order
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Callable, Dict, Iterator, List, Sequence, Tuple
+    from typing import Callable, Dict, Iterator, List, Tuple
 
     from proctrace.model import Process, Recording
 
 __all__ = ["render", "Q"]
 
 Q = 16384  # time quantum: 2^-14 us, written exactly as a decimal: m / 2^14 = m * 5^14 / 10^14
-_FIVES = 5**14
-_TENS = 10**14
+# the 14 digits after the point of each fraction of a microsecond
+_DIGITS = [b"%014d" % (fraction * 5**14) for fraction in range(Q)]
 _BATCH = 8192  # processes written at a time: a few MB of text
 _PID_LIMIT = 2**31  # Perfetto keeps pids as 32-bit numbers
 
 # its names, its place, its life (completed with its flow, if any)
 _PROCESS = (b'{"ph":"M","pid":%d,"name":"process_name","args":{"name":%s}},\n'
             b'{"ph":"M","pid":%d,"name":"process_sort_index","args":{"sort_index":%d}},\n'
-            b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%014d,"dur":%d.%014d,"name":%s,"cat":"process",'
+            b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%s,"dur":%d.%s,"name":%s,"cat":"process",'
             b'"args":{"pid":%d,"ppid":%d,%s}')
-_EXEC = (b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%014d,"dur":%d.%014d,"name":%s,"cat":"exec",'
-         b'"args":{"pid":%d,"ppid":%d,%s}},\n')
-_FORK = b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%014d,"dur":%d.%014d,"name":"fork","cat":"fork","bind_id":%d,"flow_out":true},\n'
-_CHANGE = b'{"ph":"i","s":"p","pid":%d,"tid":%d,"ts":%d.%014d,"name":"%s","cat":"group","args":{%s}},\n'
-_SEGMENT = (b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%014d,"dur":%d.%014d,"name":%s,"cat":"critical path",'
+_EXEC = b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%s,"dur":%d.%s,"name":%s,"cat":"exec","args":{%s}},\n'
+_FORK = b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%s,"dur":%d.%s,"name":"fork","cat":"fork","bind_id":%d,"flow_out":true},\n'
+_CHANGE = b'{"ph":"i","s":"p","pid":%d,"tid":%d,"ts":%d.%s,"name":"%s","cat":"group","args":{%s}},\n'
+_SEGMENT = (b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%s,"dur":%d.%s,"name":%s,"cat":"critical path",'
             b'"args":{"pid":%d}},\n')
 _NO_EXIT = b'"exit":"none seen: drawn to the end of the recording"'
 _UNKNOWN = json_str("(unknown command)")
@@ -78,7 +77,8 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
             "hidden_below_min_duration": recording.hidden, "lost_events": recording.lost_count}
     yield b'{"otherData":%s,\n"traceEvents":[\n' % json.dumps(info).encode("ascii")
     yield from _critical_path(recording, path_pid, first)
-    outliving = {proc: after for root in recording.roots for proc, after in outlived(recording, root)}
+    outliving = {proc: after for root in recording.roots if _may_be_outlived(recording, root)
+                 for proc, after in outlived(recording, root)}
     for start in range(0, len(procs), _BATCH):
         yield _batch(recording, procs, parents, tpids, start, min(start + _BATCH, len(procs)), outliving)
     yield b'{"ph":"M","pid":%d,"name":"process_sort_index","args":{"sort_index":0}}\n]}\n' % path_pid
@@ -86,18 +86,25 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
 
 def _trace_pids(procs: List[Process]) -> List[int]:
     """Each process's Perfetto pid: its own, unless an earlier process had it or it is out of range."""
-    fresh = max((proc.pid for proc in procs if 0 < proc.pid < _PID_LIMIT), default=0) + 1
+    pids = [proc.pid for proc in procs]
+    if not pids or (len(set(pids)) == len(pids) and 0 < min(pids) and max(pids) < _PID_LIMIT):
+        return pids
+    fresh = max((pid for pid in pids if 0 < pid < _PID_LIMIT), default=0) + 1
     used = set()
     tpids = []
-    for proc in procs:
-        pid = proc.pid
+    for pid in pids:
         if 0 < pid < _PID_LIMIT and pid not in used:
             used.add(pid)
         else:
             pid, fresh = fresh, fresh + 1
         tpids.append(pid)
-    # the critical path comes right after the real pids: keep them below it
     return tpids
+
+
+def _may_be_outlived(recording: Recording, root: Process) -> bool:
+    """Whether outlived(root) can find anything (it walks the whole tree to tell)."""
+    return root.end_ns is not None and (recording.last_ns > root.end_ns or
+                                        any(proc.end_ns is None for proc in recording.processes))
 
 
 def _q(ns: int, first: int) -> int:
@@ -111,7 +118,7 @@ def _critical_path(recording: Recording, pid: int, first: int) -> Iterator[bytes
         return
     segments = critical_path(recording, recording.roots[0], slack_ns=0)  # (near siblings are not drawn)
     known = [segment for segment in segments if segment.step is not None]
-    names: Dict[int, bytes] = dict(zip(map(id, known), labels(cmdline_texts([raw_fields(s.step) for s in known]))))
+    names: Dict[int, bytes] = dict(zip(map(id, known), labels(cmdline_texts(raw_fields_of([s.step for s in known])))))
     starts = [_q(segment.start_ns, first) for segment in segments]
     ends = [_q(segment.end_ns, first) for segment in segments]
     yield b"".join(map(_SEGMENT.__mod__, zip(repeat(pid), repeat(pid), *_us(starts), *_us(map(sub, ends, starts)),
@@ -136,13 +143,13 @@ def _batch(recording: Recording, procs: List[Process], parents: List[int], tpids
 
     counts = [len(proc.execs) for proc in part]
     steps = [step for proc in part for step in proc.execs]
-    rests = list(map(raw_fields, steps))
+    rests = raw_fields_of(steps)
     step_names = labels(cmdline_texts(rests))
     # a process is named by its last exec, or by what it was forked running
     names = [step_names[index - 1] if count else _forked_name(proc)
              for proc, count, index in zip(part, counts, accumulate(counts))]
 
-    exits = [rest or _NO_EXIT for rest in map(raw_fields, part)]
+    exits = [rest or _NO_EXIT for rest in raw_fields_of(part)]
     for offset in [offset for offset, proc in enumerate(part) if not proc.forked or proc in outliving]:
         proc = part[offset]
         if not proc.forked:
@@ -187,22 +194,20 @@ def _batch(recording: Recording, procs: List[Process], parents: List[int], tpids
     if b"\\u" in b"".join(rests):  # an escape a viewer could refuse (a lone surrogate): write it visibly
         rests = [safe_json("{" + rest.decode("utf-8") + "}")[1:-1] if b"\\u" in rest else rest for rest in rests]
     out.append(b"".join(map(_EXEC.__mod__, zip(
-        owners, owners, *_us(begins), *_us(map(sub, stops, begins)), step_names,
-        chain.from_iterable(map(repeat, pids, counts)), chain.from_iterable(map(repeat, ppids, counts)), rests))))
+        owners, owners, *_us(begins), *_us(map(sub, stops, begins)), step_names, rests))))
 
-    out.extend(_CHANGE % (pid, pid, *divmod(_q(change.timestamp, first) * _FIVES, _TENS), change.kind.encode(),
+    out.extend(_CHANGE % (pid, pid, _q(change.timestamp, first) >> 14, _DIGITS[_q(change.timestamp, first) & 16383],
+                          change.kind.encode(),
                           raw_fields(change))
                for proc, pid in zip(part, ids) if proc.changes for change in proc.changes)
     return b"".join(out)
 
 
-def _us(quanta) -> Tuple[Sequence[int], Sequence[int]]:
+def _us(quanta) -> Tuple[List[int], List[bytes]]:
     """Whole numbers of quanta -> microseconds, as two columns: the whole part and
     the 14 digits after the point (exact: a quantum is a binary fraction)."""
-    whole_and_digits = list(map(divmod, [count * _FIVES for count in quanta], repeat(_TENS)))
-    if not whole_and_digits:
-        return (), ()
-    return tuple(zip(*whole_and_digits))
+    quanta = list(quanta)
+    return [count >> 14 for count in quanta], [_DIGITS[count & 16383] for count in quanta]
 
 
 def _forked_name(proc: Process) -> bytes:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
-from proctrace.model import raw_fields
+from proctrace.model import raw_fields_of
 from proctrace.render.mermaid import command_label
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -29,8 +30,9 @@ __all__ = ["tree_order", "exec_columns", "cmdline_texts", "exit_columns", "label
 
 LABEL_LIMIT = 200
 
-# a JSON string of canonical text (the unrolled loop: no backtracking inside it)
-_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+# a JSON string of canonical text (the unrolled loop; possessive where the
+# version has them: nothing inside a string is worth backtracking into)
+_STR = rb'"[^"\\]*(?:\\.[^"\\]*)*"' if sys.version_info < (3, 11) else rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
 _ARRAY = rb'\[(?:%s(?:,%s)*)?\]' % (_STR, _STR)
 # "pgid":12,"cmdline":["cc","-c","x.c"],"filename":"/usr/bin/cc","sid":12,"cmdline_truncated":true
 _EXEC = re.compile(rb'^"pgid":([0-9]+),"cmdline":(%s)(?:,"filename":(%s))?(?:,"sid":([0-9]+))?'
@@ -46,23 +48,23 @@ def tree_order(recording: Recording) -> Tuple[List[Process], List[int]]:
     """The processes depth first (each followed by its children, in order of start), and the
     index of each one's parent in that order (-1 for a root)."""
     order: List[Process] = []
-    parents: List[int] = []
-    stack = [(root, -1) for root in reversed(recording.roots)]
-    push, pop, add, add_parent = stack.extend, stack.pop, order.append, parents.append
+    stack = list(reversed(recording.roots))
+    pop, add, push = stack.pop, order.append, stack.extend
     while stack:  # a loop, not recursion: fork chains can be deep
-        proc, parent = pop()
-        index = len(order)
+        proc = pop()
         add(proc)
-        add_parent(parent)
         if proc.children:
-            push([(child, index) for child in reversed(proc.children)])
-    return order, parents
+            push(reversed(proc.children))
+    where = dict(zip(order, range(len(order))))
+    where[None] = -1
+    roots = set(recording.roots)
+    return order, [-1 if proc in roots else where.get(proc.parent, -1) for proc in order]
 
 
 def exec_columns(steps: Sequence[ExecStep]) -> List[Tuple[bytes, bytes, bytes, bytes, bytes]]:
     """(pgid, cmdline, filename, sid, truncated) of each exec, as the JSON text of each
     field (b"" where the recording has none), read in one pass over all of them."""
-    found = _EXEC.findall(b"\n".join(map(raw_fields, steps)))
+    found = _EXEC.findall(b"\n".join(raw_fields_of(steps)))
     if len(found) != len(steps):  # canonical text always matches: this would be a bug
         raise ValueError(f"{len(steps) - len(found)} exec fields not in canonical form")
     return found
@@ -79,7 +81,7 @@ def cmdline_texts(rests: Sequence[bytes]) -> List[bytes]:
 def exit_columns(procs: Sequence[Process]) -> List[Tuple[bytes, bytes, bytes, bytes]]:
     """(pgid, sid, exit_code, signal) of each process's Exit as JSON text (b"" where absent,
     b"null" as written; all b"" for a process with no Exit)."""
-    found = _EXIT.findall(b"\n".join(map(raw_fields, procs)))
+    found = _EXIT.findall(b"\n".join(raw_fields_of(procs)))
     if len(found) != len(procs):
         raise ValueError(f"{len(procs) - len(found)} exit fields not in canonical form")
     return found
