@@ -63,6 +63,9 @@ FORMATS = {
     # folding keeps the main process busy: the helper scans 2 of every 3 chunks
     "mermaid": Format("proctrace.render.mermaid", "tree", "a Mermaid gantt chart of the process tree",
                       helper_share=(2, 3)),
+    "html": Format("proctrace.render.html", "tree",
+                   "one self-contained HTML page: critical path, concurrency, timeline of every process, tables",
+                   helper_share=(2, 3)),
     "perfetto": Format("proctrace.render.perfetto", "tree",
                        "Chrome trace-event JSON for ui.perfetto.dev: a track per process, an arrow per fork",
                        helper_share=(2, 3)),

@@ -39,7 +39,8 @@ _EXEC = re.compile(rb'^"pgid":([0-9]+),"cmdline":(%s)(?:,"filename":(%s))?(?:,"s
                    rb'(,"cmdline_truncated":true)?$' % (_ARRAY, _STR), re.M)
 _CMDLINE = re.compile(rb'^"pgid":[0-9]+,"cmdline":(%s)' % _ARRAY, re.M)
 # "pgid":12,"sid":12,"exit_code":0,"signal":null
-_EXIT = re.compile(rb'^"pgid":([0-9]+)(?:,"sid":([0-9]+))?(?:,"exit_code":([0-9]+|null),"signal":([0-9]+|null))?$',
+# (empty for a process with no Exit)
+_EXIT = re.compile(rb'^(?:"pgid":([0-9]+)(?:,"sid":([0-9]+))?(?:,"exit_code":([0-9]+|null),"signal":([0-9]+|null))?)?$',
                    re.M)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -64,6 +65,8 @@ def tree_order(recording: Recording) -> Tuple[List[Process], List[int]]:
 def exec_columns(steps: Sequence[ExecStep]) -> List[Tuple[bytes, bytes, bytes, bytes, bytes]]:
     """(pgid, cmdline, filename, sid, truncated) of each exec, as the JSON text of each
     field (b"" where the recording has none), read in one pass over all of them."""
+    if not steps:
+        return []
     found = _EXEC.findall(b"\n".join(raw_fields_of(steps)))
     if len(found) != len(steps):  # canonical text always matches: this would be a bug
         raise ValueError(f"{len(steps) - len(found)} exec fields not in canonical form")
@@ -72,6 +75,8 @@ def exec_columns(steps: Sequence[ExecStep]) -> List[Tuple[bytes, bytes, bytes, b
 
 def cmdline_texts(rests: Sequence[bytes]) -> List[bytes]:
     """The cmdline (JSON text) in each of these execs' raw fields (model.raw_fields)."""
+    if not rests:
+        return []
     found = _CMDLINE.findall(b"\n".join(rests))
     if len(found) != len(rests):  # canonical text always matches: this would be a bug
         raise ValueError(f"{len(rests) - len(found)} exec fields not in canonical form")
@@ -81,6 +86,8 @@ def cmdline_texts(rests: Sequence[bytes]) -> List[bytes]:
 def exit_columns(procs: Sequence[Process]) -> List[Tuple[bytes, bytes, bytes, bytes]]:
     """(pgid, sid, exit_code, signal) of each process's Exit as JSON text (b"" where absent,
     b"null" as written; all b"" for a process with no Exit)."""
+    if not procs:
+        return []
     found = _EXIT.findall(b"\n".join(raw_fields_of(procs)))
     if len(found) != len(procs):
         raise ValueError(f"{len(procs) - len(found)} exit fields not in canonical form")
