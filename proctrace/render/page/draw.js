@@ -192,10 +192,12 @@ function drawCritical(canvas, data, state) {
   const count = data.cpProc.length;
   if (!count) return scale;
   let s = Math.max(0, upperBound(data.cpStart, state.view.t0) - 1);
+  let drawn = -1;  // the last pixel column drawn: segments within it are not drawn again
   for (; s < count && data.cpStart[s] <= state.view.t1; s++) {
     const a = Math.max(gutter, scale.x(data.cpStart[s]));
     const b = Math.min(width, scale.x(data.cpEnd[s]));
-    if (b < gutter) continue;
+    if (b < gutter || (Math.floor(b) <= drawn && s !== state.hoverSegment)) continue;
+    drawn = Math.floor(b);
     const hue = processHue(data.cpProc[s]);
     context.fillStyle = s === state.hoverSegment ? "hsl(" + hue + ", 70%, 40%)" : "hsl(" + hue + ", 55%, 62%)";
     context.fillRect(a, 4, Math.max(1, b - a - (b - a > 3 ? 1 : 0)), height - 8);

@@ -88,7 +88,7 @@ function parseDuration(text) {
   return parseFloat(match[1]) * scale;
 }
 
-// a colour a process keeps wherever it is drawn (the critical path's segments)
+// a hue a process keeps wherever it is drawn (the critical path's segments)
 function processHue(index) {
-  return (index * 137.508) % 360;
+  return 50 + (index * 137.508) % 250;  // no reds: red means failed
 }

@@ -44,8 +44,8 @@ function legend() {
 
 function tooltipLines(data, i) {
   const lines = [processLabel(data, i)];
-  lines.push("pid " + data.pid[i] + "  ppid " + data.ppid(i) +
-    "  pgid " + data.pgid[i] + "  sid " + data.sid[i]);
+  lines.push("pid " + data.pid[i] + "  ppid " + data.ppid(i) + "  pgid " + data.pgid[i] +
+    (data.sid[i] >= 0 ? "  sid " + data.sid[i] : ""));
   lines.push(formatStatus(data.status[i], data.unknownStatus.has(i)));
   lines.push(formatTime(data.start[i], 1e3) + " \u2192 " + formatTime(data.end[i], 1e3) + "  (" +
     formatDuration(data.end[i] - data.start[i]) + ")");
@@ -168,8 +168,14 @@ function redraw(ui) {
   ui.frame = requestAnimationFrame(() => {
     ui.frame = 0;
     ui.scale = drawTimeline(ui.timeline, ui.data, ui.state);
-    drawCritical(ui.critical, ui.data, ui.state);
-    drawConcurrency(ui.concurrency, ui.data, ui.state);
+    // the bars above the timeline change with the time range only, not with the rows
+    const view = ui.state.view;
+    const key = [view.t0, view.t1, ui.critical.clientWidth, ui.state.hoverSegment].join(" ");
+    if (key !== ui.drawnView) {
+      ui.drawnView = key;
+      drawCritical(ui.critical, ui.data, ui.state);
+      drawConcurrency(ui.concurrency, ui.data, ui.state);
+    }
     const rows = ui.state.rows.length;
     const page = pageRows(ui);
     const height = ui.track.clientHeight;
