@@ -34,7 +34,6 @@ import json
 from itertools import accumulate, chain, repeat
 from operator import itemgetter, sub
 
-from proctrace import __version__
 from proctrace.analysis import critical_path, end_of, outlived
 from proctrace.model import raw_fields, raw_fields_of
 from proctrace.render.timeline import cmdline_texts, json_str, labels, safe_json, tree_order
@@ -73,12 +72,11 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
     first = recording.first_ns
     tpids = _trace_pids(procs)
     path_pid = max(tpids, default=0) + 1
-    info = {"proctrace": __version__, "processes": len(procs), "first_ns": first,
+    info = {"written_by": "proctrace render -f perfetto", "processes": len(procs), "first_ns": first,
             "hidden_below_min_duration": recording.hidden, "lost_events": recording.lost_count}
     yield b'{"otherData":%s,\n"traceEvents":[\n' % json.dumps(info).encode("ascii")
     yield from _critical_path(recording, path_pid, first)
-    outliving = {proc: after for root in recording.roots if _may_be_outlived(recording, root)
-                 for proc, after in outlived(recording, root)}
+    outliving = {proc: after for root in recording.roots for proc, after in outlived(recording, root)}
     for start in range(0, len(procs), _BATCH):
         yield _batch(recording, procs, parents, tpids, start, min(start + _BATCH, len(procs)), outliving)
     yield b'{"ph":"M","pid":%d,"name":"process_sort_index","args":{"sort_index":0}}\n]}\n' % path_pid
@@ -99,12 +97,6 @@ def _trace_pids(procs: List[Process]) -> List[int]:
             pid, fresh = fresh, fresh + 1
         tpids.append(pid)
     return tpids
-
-
-def _may_be_outlived(recording: Recording, root: Process) -> bool:
-    """Whether outlived(root) can find anything (it walks the whole tree to tell)."""
-    return root.end_ns is not None and (recording.last_ns > root.end_ns or
-                                        any(proc.end_ns is None for proc in recording.processes))
 
 
 def _q(ns: int, first: int) -> int:
