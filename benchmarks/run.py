@@ -44,6 +44,8 @@ TARGETS = {
     "render-multiplexed": (2.0, 64),
     "render-by-process": (3.0, 256),
     "render-mermaid": (5.0, 256),
+    "render-perfetto": (5.0, 256),  # issue 12
+    "render-html": (5.0, 256),
 }
 RECORD_MAX_SLOWDOWN = 1.05
 STARTUP_MAX_RATIO = 1.5
@@ -135,6 +137,8 @@ def stage_commands(py: str, arrival: str, ordered: str, site: bool = False) -> L
         ("render-multiplexed", "render -f multiplexed", [*python, "-m", "proctrace", "render", "-f", "multiplexed", "-i", arrival, "-o", os.devnull], arrival),
         ("render-by-process", "render -f by-process", [*python, "-m", "proctrace", "render", "-f", "by-process", "-i", arrival, "-o", os.devnull], arrival),
         ("render-mermaid", "render -f mermaid", [*python, "-m", "proctrace", "render", "-f", "mermaid", "-i", arrival, "-o", os.devnull], arrival),
+        ("render-perfetto", "render -f perfetto", [*python, "-m", "proctrace", "render", "-f", "perfetto", "-i", arrival, "-o", os.devnull], arrival),
+        ("render-html", "render -f html", [*python, "-m", "proctrace", "render", "-f", "html", "-i", arrival, "-o", os.devnull], arrival),
     ]
     return commands
 
@@ -157,6 +161,15 @@ def check_output(cid: str, out_path: str, ordered: str, events: int) -> Optional
             return "output is not a gantt chart"
         if len(text) > 50_000 or b" processes under " not in text.split(b"\n", 3)[2]:
             return f"the chart is {len(text)} characters, with no processes hidden to fit Mermaid's 50,000"
+    elif cid in ("render-perfetto", "render-html"):
+        head, tail = (b'{"otherData":', b"]}\n") if cid == "render-perfetto" else (b"<!DOCTYPE html>", b"</html>\n")
+        with open(out_path, "rb") as f:
+            start = f.read(len(head))
+            f.seek(max(0, os.path.getsize(out_path) - len(tail)))
+            if start != head or f.read() != tail:
+                return f"output is not a whole {'trace' if cid == 'render-perfetto' else 'page'}"
+        if events // 3 and os.path.getsize(out_path) < 100 * (events // 3):
+            return "output too small for one entry a process"
     return None
 
 

@@ -5,7 +5,7 @@ files in proctrace/render/page/) are inlined, and the recording's data is
 embedded as JSON in a `<script type="application/json">` element, in
 columns (one array a field, every process in tree order; times in ns from
 the first event, most of them as differences, which are short; each
-distinct argv and filename stored once), so that a process costs some 70
+distinct argv and filename stored once), so that a process costs 55 to 75
 bytes plus its argv text.  The script draws only what is on screen, on
 canvases the size of the window, so a page of 300,000 processes opens and
 one of 10,000 scrolls smoothly.
@@ -20,8 +20,11 @@ as markup.
 
 from __future__ import annotations
 
+import re
+
+from array import array
 from importlib import resources
-from itertools import accumulate, chain, repeat
+from itertools import chain, repeat
 from operator import sub
 
 from proctrace.analysis import critical_path, end_of, outlived, own_times, peak_concurrency, weighted_times
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["render", "SCRIPTS"]
 
+_DIGITS = re.compile(rb"[0-9]+")
+_BATCH = 16384  # processes whose execs are read at a time
 SCRIPTS = ("format.js", "data.js", "draw.js", "tables.js", "page.js", "controls.js")
 _STYLE = "page.css"
 # what JSON may hold inside a string but a <script> element may not (or an old parser mistakes for a line end)
@@ -75,92 +80,132 @@ def _safe(text: bytes) -> bytes:
 
 
 def _data(recording: Recording) -> Iterator[bytes]:
-    """The recording as the page's JSON, in pieces (each one safe inside a <script> element)."""
+    """The recording as the page's JSON, in pieces (each one safe inside a <script> element).
+
+    Each column is made in one pass and written out before the next is
+    made: at a million events a list of tuples a process would cost more
+    memory than the model itself.
+    """
     procs, parents = tree_order(recording)
     first, last = recording.first_ns, recording.last_ns
-    where = dict(zip(procs, range(len(procs))))
-    starts = [proc.start_ns - first for proc in procs]
-    durations = [proc.end_ns - proc.start_ns if proc.end_ns is not None else -1 for proc in procs]
-    pids = [proc.pid for proc in procs]
-
-    # groups and sessions at the exit (else as last known), as differences from the parent's
-    exits = exit_columns(procs)
-    counts = [len(proc.execs) for proc in procs]
-    steps = [step for proc in procs for step in proc.execs]
-    execs = exec_columns(steps)
-    last_exec = [index - 1 if count else -1 for count, index in zip(counts, accumulate(counts))]
-    pgids = [int(pgid) if pgid else _known(proc, execs, at, 0) for (pgid, _, _, _), proc, at in
-             zip(exits, procs, last_exec)]
-    sids = [int(sid) if sid else _known(proc, execs, at, 3) for (_, sid, _, _), proc, at in
-            zip(exits, procs, last_exec)]
-    # the exit code, or minus the signal; null for a process with no exit
-    status = [code if code and code != b"null" else b"-" + signal if signal and signal != b"null" else
-              (b"0" if pgid else b"null") for pgid, _, code, signal in exits]
-    unknown = [index for index, (pgid, _, code, _) in enumerate(exits) if pgid and not code]
-
-    argv_table: Dict[bytes, int] = {}
-    file_table: Dict[bytes, int] = {b"": -1}
-    argv_ids = [argv_table.setdefault(cmdline, len(argv_table)) for _, cmdline, _, _, _ in execs]
-    file_ids = [file_table.setdefault(name, len(file_table) - 1) for _, _, name, _, _ in execs]
-    owner_starts = list(chain.from_iterable(map(repeat, [proc.start_ns for proc in procs], counts)))
-    exec_at = list(map(sub, [step.timestamp for step in steps], owner_starts))
-    truncated = [index for index, (*_, cut) in enumerate(execs) if cut]
-    del file_table[b""]
-
     yield b'{"version":1,"span":%d,"lost":%d,"hidden":%d,"hidden_below":%d,"n":%d,' % (
         last - first, recording.lost_count, recording.hidden, recording.hidden_below_ns, len(procs))
     yield b'"parent":[%s],' % _ints(index - parent if parent >= 0 else 0 for index, parent in enumerate(parents))
-    yield b'"start":[%s],"dur":[%s],' % (_ints(_deltas(starts)), _ints(durations))
-    yield b'"pid":[%s],' % _ints(_deltas(pids))
-    yield b'"pgid":[%s],"sid":[%s],' % (_ints(_from_parent(pgids, parents)), _ints(_from_parent(sids, parents)))
-    yield b'"status":[%s],"status_unknown":[%s],' % (b",".join(status), _ints(unknown))
+    yield b'"start":[%s],' % _ints(_deltas([proc.start_ns - first for proc in procs]))
+    yield b'"dur":[%s],' % _ints([proc.end_ns - proc.start_ns if proc.end_ns is not None else -1 for proc in procs])
+    yield b'"pid":[%s],' % _ints(_deltas([proc.pid for proc in procs]))
+    yield from _groups_and_status(procs, parents)
     yield b'"unforked":[%s],' % _ints(index for index, proc in enumerate(procs) if not proc.forked)
     yield b'"root_ppid":[%s],' % b",".join(b"[%d,%d]" % (index, procs[index].ppid)
                                            for index, parent in enumerate(parents) if parent < 0)
-    yield b'"nexec":[%s],"exec_at":[%s],' % (_ints(counts), _ints(exec_at))
-    yield b'"exec_argv":[%s],"exec_file":[%s],"truncated":[%s],' % (
-        _ints(_deltas(argv_ids)), _ints(file_ids), _ints(truncated))
-    yield b'"argv":[%s],' % _safe(b",".join(argv_table))
-    yield b'"files":[%s],' % _safe(b",".join(file_table))
+    yield from _execs(procs)
+    wanted = {proc for proc in procs if proc.changes}
+    segments, root, past = _path_and_outlived(recording)
+    wanted.update(segment.proc for segment in segments)
+    wanted.update(proc for proc, _ in past)
+    if root is not None:
+        wanted.add(root)
+    where = {proc: index for index, proc in enumerate(procs) if proc in wanted}  # only the ones named below
     changes = [(where[proc], change) for proc in procs if proc.changes for change in proc.changes]
     yield b'"changes":[%s],' % b",".join(
         b"[%d,%d,%d,%s]" % (index, change.timestamp - first, change.kind == "setpgid", _ints(
             [change.pgid] + ([change.sid] if change.sid is not None else []))) for index, change in changes)
-    yield from _analysis(recording, procs, where, first)
-    yield b"}"
+    yield b'"critical":{"proc":[%s],"start":[%s],"exec":[%s]},' % (
+        _ints(where[segment.proc] for segment in segments),
+        _ints(_deltas([segment.start_ns - first for segment in segments])), _ints(map(_exec_number, segments)))
+    del segments
+    own = own_times(recording)
+    yield b'"own":[%s],' % _ints(map(own.__getitem__, procs))
+    del own
+    weighted = weighted_times(recording)
+    yield b'"weighted":[%s],' % _ints(map(round, map(weighted.__getitem__, procs)))
+    del weighted
+    peak, when = peak_concurrency(recording)
+    yield b'"peak":[%d,%d],"root":%d,"root_end":%d,"outlived":[%s]}' % (
+        peak, when - first, where[root] if root is not None else -1,
+        (end_of(root, recording) - first) if root is not None else 0,
+        b",".join(b"[%d,%d]" % (where[proc], after) for proc, after in past))
 
 
-def _known(proc: Process, execs, at: int, field: int) -> int:
-    """A pgid (field 0) or sid (3) when there is no exit: the last exec's, else the fork's group."""
-    if at >= 0 and execs[at][field]:
-        return int(execs[at][field])
-    if field == 0 and proc.start_pgid is not None:
-        return proc.start_pgid
-    return -1
+def _groups_and_status(procs: List[Process], parents: List[int]) -> Iterator[bytes]:
+    """Groups and sessions at the exit (else as last known), as differences from the parent's;
+    the exit code, or minus the signal, or null for a process with no exit."""
+    exits = exit_columns(procs)  # (shared tuples: most processes end alike)
+    pgids = array("q", [int(pgid) if pgid else -1 for pgid, _, _, _ in exits])
+    sids = array("q", [int(sid) if sid else -1 for _, sid, _, _ in exits])
+    _fill_unknown(procs, pgids, sids)
+    yield b'"pgid":[%s],"sid":[%s],' % (_ints(_from_parent(pgids, parents)), _ints(_from_parent(sids, parents)))
+    del pgids, sids
+    yield b'"status":[%s],"status_unknown":[%s],' % (b",".join(
+        [code if code and code != b"null" else b"-" + signal if signal and signal != b"null" else
+         (b"0" if pgid else b"null") for pgid, _, code, signal in exits]),
+        _ints(index for index, (pgid, _, code, _) in enumerate(exits) if pgid and not code))
 
 
-def _from_parent(values: List[int], parents: List[int]) -> List[int]:
+def _fill_unknown(procs: List[Process], pgids, sids) -> None:
+    """Where the exit does not say (no exit, or an old recording's): the last exec's group and
+    session, else the group at the fork; read in one pass, not decoded one by one."""
+    lacking = [index for index, (pgid, sid) in enumerate(zip(pgids, sids)) if pgid < 0 or sid < 0]
+    with_exec = [index for index in lacking if procs[index].execs]
+    # "pgid":12,"cmdline":[...],"filename":"...","sid":12: both where no argument can
+    # hold them (they would need quotes that are not escaped)
+    for index, rest in zip(with_exec, raw_fields_of([procs[index].execs[-1] for index in with_exec])):
+        if pgids[index] < 0:
+            pgids[index] = int(rest[7:rest.index(b",")])
+        at = rest.rfind(b',"sid":')
+        if sids[index] < 0 and at >= 0:
+            sids[index] = int(_DIGITS.match(rest, at + 7).group())
+    for index in lacking:
+        if pgids[index] < 0 and procs[index].start_pgid is not None:
+            pgids[index] = procs[index].start_pgid
+
+
+def _execs(procs: List[Process]) -> Iterator[bytes]:
+    """Each distinct argv once (as the recording has it), written as it is first met, then the
+    execs' columns; each distinct filename once."""
+    argv_table: Dict[bytes, int] = {}
+    file_table: Dict[bytes, int] = {b"": -1}
+    at, argv, files, truncated = [], [], [], []
+    previous = done = 0
+    yield b'"argv":['
+    for begin in range(0, len(procs), _BATCH):
+        part = procs[begin:begin + _BATCH]
+        steps = [step for proc in part for step in proc.execs]
+        owners = chain.from_iterable(map(repeat, [proc.start_ns for proc in part], [len(proc.execs) for proc in part]))
+        at.append(_ints(map(sub, [step.timestamp for step in steps], owners)))
+        columns = exec_columns(steps)
+        known = len(argv_table)
+        ids = [argv_table.setdefault(cmdline, len(argv_table)) for _, cmdline, _, _, _ in columns]
+        if len(argv_table) > known:
+            new = [cmdline for (_, cmdline, _, _, _), index in zip(columns, ids) if index >= known]
+            yield (b"," if known else b"") + _safe(b",".join(dict.fromkeys(new)))
+        argv.append(_ints(map(sub, ids, [previous] + ids[:-1])))
+        previous = ids[-1] if ids else previous
+        files.append(_ints([file_table.setdefault(name, len(file_table) - 1) for _, _, name, _, _ in columns]))
+        truncated.extend(done + index for index, (*_, cut) in enumerate(columns) if cut)
+        done += len(steps)
+    del argv_table, file_table[b""]
+    yield b'],"files":[%s],' % _safe(b",".join(file_table))
+    yield b'"nexec":[%s],"exec_at":[%s],' % (_ints(len(proc.execs) for proc in procs), _join(at))
+    yield b'"exec_argv":[%s],"exec_file":[%s],"truncated":[%s],' % (_join(argv), _join(files), _ints(truncated))
+
+
+def _join(pieces: List[bytes]) -> bytes:
+    return b",".join(piece for piece in pieces if piece)
+
+
+def _from_parent(values, parents: List[int]) -> List[int]:
     """Each value less its parent's (so that the usual case, the same group, is a 0)."""
     return [value - values[parent] if parent >= 0 else value for value, parent in zip(values, parents)]
 
 
-def _analysis(recording: Recording, procs: List[Process], where: Dict[Process, int], first: int) -> Iterator[bytes]:
-    """What the summary's tables show: the critical path, own and weighted times, peak, outlived."""
+def _path_and_outlived(recording: Recording):
+    """The root's critical path and the processes that outlived it."""
     root = recording.roots[0] if recording.roots else None
-    segments = critical_path(recording, root, slack_ns=0) if root is not None else []  # (near ones: not shown)
-    yield b'"critical":{"proc":[%s],"start":[%s],"exec":[%s]},' % (
-        _ints(where[segment.proc] for segment in segments),
-        _ints(_deltas([segment.start_ns - first for segment in segments])), _ints(map(_exec_number, segments)))
-    own = own_times(recording)
-    weighted = weighted_times(recording)
-    yield b'"own":[%s],"weighted":[%s],' % (_ints(own[proc] for proc in procs),
-                                             _ints(round(weighted.get(proc, 0)) for proc in procs))
-    peak, when = peak_concurrency(recording)
-    past = outlived(recording, root) if root is not None and root.end_ns is not None else []
-    yield b'"peak":[%d,%d],"root":%d,"root_end":%d,"outlived":[%s]' % (
-        peak, when - first, where[root] if root is not None else -1,
-        (end_of(root, recording) - first) if root is not None else 0,
-        b",".join(b"[%d,%d]" % (where[proc], after) for proc, after in past))
+    if root is None:
+        return [], None, []
+    # the segments' near siblings are not shown: no slack to look for them in
+    return critical_path(recording, root, slack_ns=0), root, outlived(recording, root)
 
 
 def _exec_number(segment) -> int:

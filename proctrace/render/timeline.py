@@ -17,12 +17,14 @@ import json
 import re
 import sys
 
+from itertools import repeat
+
 from proctrace.model import raw_fields_of
 from proctrace.render.mermaid import command_label
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import List, Sequence, Tuple
+    from typing import Dict, List, Sequence, Tuple
 
     from proctrace.model import ExecStep, Process, Recording
 
@@ -49,17 +51,19 @@ def tree_order(recording: Recording) -> Tuple[List[Process], List[int]]:
     """The processes depth first (each followed by its children, in order of start), and the
     index of each one's parent in that order (-1 for a root)."""
     order: List[Process] = []
+    parents: List[int] = []
     stack = list(reversed(recording.roots))
+    above = [-1] * len(stack)  # the parent's index of each process on the stack
     pop, add, push = stack.pop, order.append, stack.extend
+    pop_above, add_parent, push_above = above.pop, parents.append, above.extend
     while stack:  # a loop, not recursion: fork chains can be deep
         proc = pop()
-        add(proc)
+        add_parent(pop_above())
         if proc.children:
+            push_above(repeat(len(order), len(proc.children)))
             push(reversed(proc.children))
-    where = dict(zip(order, range(len(order))))
-    where[None] = -1
-    roots = set(recording.roots)
-    return order, [-1 if proc in roots else where.get(proc.parent, -1) for proc in order]
+        add(proc)
+    return order, parents
 
 
 def exec_columns(steps: Sequence[ExecStep]) -> List[Tuple[bytes, bytes, bytes, bytes, bytes]]:
@@ -85,13 +89,19 @@ def cmdline_texts(rests: Sequence[bytes]) -> List[bytes]:
 
 def exit_columns(procs: Sequence[Process]) -> List[Tuple[bytes, bytes, bytes, bytes]]:
     """(pgid, sid, exit_code, signal) of each process's Exit as JSON text (b"" where absent,
-    b"null" as written; all b"" for a process with no Exit)."""
+    b"null" as written; all b"" for a process with no Exit).
+
+    Most processes of a build end alike (same group, session and status):
+    each distinct text is read once, and its tuple shared.
+    """
     if not procs:
         return []
-    found = _EXIT.findall(b"\n".join(raw_fields_of(procs)))
-    if len(found) != len(procs):
-        raise ValueError(f"{len(procs) - len(found)} exit fields not in canonical form")
-    return found
+    distinct: Dict[bytes, int] = {}
+    ids = [distinct.setdefault(rest, len(distinct)) for rest in raw_fields_of(procs)]
+    found = _EXIT.findall(b"\n".join(distinct))
+    if len(found) != len(distinct):  # canonical text always matches: this would be a bug
+        raise ValueError(f"{len(distinct) - len(found)} exit fields not in canonical form")
+    return list(map(found.__getitem__, ids))
 
 
 def labels(cmdlines: Sequence[bytes], *, limit: int = LABEL_LIMIT) -> List[bytes]:

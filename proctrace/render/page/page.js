@@ -128,6 +128,12 @@ function start() {
   const critical = element("canvas", "critical");
   const concurrency = element("canvas", "concurrency");
   const timeline = element("canvas", "timeline");
+  for (const [canvas, text] of [[critical, "the critical path: the same stretches are listed in a table below"],
+    [concurrency, "the number of running processes over time"],
+    [timeline, "the timeline, one row per process: the tables below list them too"]]) {
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", text);
+  }
   const thumb = element("div", "thumb");
   const track = element("div", "scrollbar", null, [thumb]);
   body.appendChild(element("div", "plots", null, [critical, concurrency,
