@@ -7,8 +7,7 @@ from hypothesis import strategies as st
 
 from proctrace.events import Exec, Exit, Fork
 from proctrace.model import fold, items_of_events, raw_fields
-from proctrace.render.mermaid import command_label
-from proctrace.render.timeline import cmdline_texts, exec_columns, json_str, labels, safe_json, tree_order
+from proctrace.render.timeline import cmdline_texts, command_label, exec_columns, json_str, labels, safe_json, tree_order
 from strategies import argvs, cmdlines
 
 
@@ -28,7 +27,7 @@ def test_bulk_fields_and_labels_match_one_by_one_decoding(argv_list):
     columns = exec_columns(steps)
     assert [json.loads(filename) if filename else None for _, _, filename, _, _ in columns] == \
         [step.filename for step in steps]
-    expected = [json_str(command_label(step.cmdline, limit=200) or "(empty argv)") for step in steps]
+    expected = [json_str(command_label(step.cmdline)) for step in steps]
     assert labels(texts) == expected
     assert [labels([text])[0] for text in texts] == expected  # alone or together
     for label in expected:
@@ -55,3 +54,13 @@ def test_tree_order_is_depth_first_by_start():
     order, parents = tree_order(recording)
     assert [proc.pid for proc in order] == [2, 3, 5, 6, 4]
     assert parents == [-1, 0, 1, 0, -1]
+
+
+def test_labels_quote_escape_and_shorten():
+    assert command_label(["sh", "-c", "echo 'hi'", ""]) == r"""sh -c 'echo '\''hi'\''' ''"""
+    assert command_label(["a\nb", "caf\udce9", "x\u2028y", "\x7f"]) == r"""'a\nb' caf\xe9 'x\u2028y' \x7f"""
+    assert command_label(["/nix/store/zzmqcgd2vrql9656a2fkwk948r38mgai-coreutils-9.3/bin/dirname", "x"]) == \
+        "<store>/dirname x"
+    long = command_label(["x" * 300], limit=100)
+    assert len(long) == 100 and "\u2026" in long
+    assert command_label([]) == "(empty argv)"

@@ -20,7 +20,6 @@ import sys
 from itertools import repeat
 
 from proctrace.model import raw_fields_of
-from proctrace.render.mermaid import command_label
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -28,7 +27,8 @@ if TYPE_CHECKING:
 
     from proctrace.model import ExecStep, Process, Recording
 
-__all__ = ["tree_order", "exec_columns", "cmdline_texts", "exit_columns", "labels", "json_str", "safe_json", "LABEL_LIMIT"]
+__all__ = ["tree_order", "exec_columns", "cmdline_texts", "exit_columns", "labels", "command_label", "json_str",
+           "safe_json", "LABEL_LIMIT"]
 
 LABEL_LIMIT = 200
 
@@ -45,6 +45,13 @@ _CMDLINE = re.compile(rb'^"pgid":[0-9]+,"cmdline":(%s)' % _ARRAY, re.M)
 _EXIT = re.compile(rb'^(?:"pgid":([0-9]+)(?:,"sid":([0-9]+))?(?:,"exit_code":([0-9]+|null),"signal":([0-9]+|null))?)?$',
                    re.M)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# what a label shows as an escape: control characters, line and paragraph separators, lone surrogates
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_NEEDS_QUOTES = re.compile(r"""[\s'"]""")
+_QUOTE, _QUOTED_QUOTE = "'", "'\\''"
+# /nix/store/zzmqcgd2vrql9656a2fkwk948r38mgai-coreutils-9.3/bin/dirname -> <store>/dirname
+_NIX_STORE = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s]*/(?:s?bin/)?")
 
 
 def tree_order(recording: Recording) -> Tuple[List[Process], List[int]]:
@@ -105,8 +112,7 @@ def exit_columns(procs: Sequence[Process]) -> List[Tuple[bytes, bytes, bytes, by
 
 
 def labels(cmdlines: Sequence[bytes], *, limit: int = LABEL_LIMIT) -> List[bytes]:
-    """Each cmdline's readable one-line label (mermaid.command_label's; never empty: Perfetto
-    drops an empty name), as a JSON string safe for any viewer.
+    """Each cmdline's command_label, as a JSON string safe for any viewer.
 
     Most are the arguments joined by blanks, made without decoding them:
     all at once when no cmdline needs more (no escape, no blank or quote in
@@ -119,7 +125,38 @@ def labels(cmdlines: Sequence[bytes], *, limit: int = LABEL_LIMIT) -> List[bytes
         body = joined[2:-2].replace(b'"]\n["', b'"\n"').replace(b'","', b" ")
         return (b'"' + body + b'"').split(b"\n")
     return [b'"' + text[2:-2].replace(b'","', b" ") + b'"' if _plain(text) and len(text) <= limit and text != b"[]"
-            else json_str(command_label(json.loads(text), limit=limit) or "(empty argv)") for text in cmdlines]
+            else json_str(command_label(json.loads(text), limit=limit)) for text in cmdlines]
+
+
+def command_label(cmdline: Sequence[str], *, limit: int = LABEL_LIMIT) -> str:
+    """A readable one-line command, never empty (Perfetto drops an empty name).
+
+    Arguments are quoted where a shell would need it; control characters,
+    line separators and bytes that are not UTF-8 are written as escapes
+    (\\n, \\xNN), store paths shortened; a longer text is cut in the middle.
+    """
+    if not cmdline:
+        return "(empty argv)"
+    text = " ".join(_QUOTE + arg.replace(_QUOTE, _QUOTED_QUOTE) + _QUOTE
+                    if not arg or _NEEDS_QUOTES.search(arg) else arg for arg in cmdline)
+    if "/nix/store/" in text:
+        text = _NIX_STORE.sub("<store>/", text)
+    if _INVISIBLE.search(text):
+        text = _INVISIBLE.sub(_shown, text)
+    if len(text) > limit:
+        head = limit * 2 // 3
+        text = text[:head] + "\u2026" + text[len(text) - (limit - head - 1):]
+    return text
+
+
+def _shown(match: re.Match) -> str:
+    char = match.group()
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    code = ord(char)
+    if code < 0x100:
+        return "\\x%02x" % code
+    return "\\x%02x" % (code - 0xDC00) if 0xDC80 <= code <= 0xDCFF else "\\u%04x" % code
 
 
 def _plain(text: bytes) -> bool:
