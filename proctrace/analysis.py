@@ -9,6 +9,7 @@ recording's last event.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -158,30 +159,32 @@ def own_times(recording: Recording) -> Dict[Process, int]:
     return own
 
 
-def _sweep(recording: Recording) -> Tuple[List[int], List[int]]:
-    """Every start and end, in time order with the ends first at a time, as whole numbers
-    (time * 2, +1 for a start), and each process's end and start in that form.
+def _sweep(recording: Recording) -> List[int]:
+    """Every start and end in time order, the ends first at a time, as whole numbers: time * 2,
+    +1 for a start.
 
-    Numbers, not tuples, so that the sort compares machine words: a million
-    events make 666,666 points.
+    Numbers, not tuples, so that the sort compares machine words, and one
+    list sorted in place: a million events make 666,666 points.
     """
     last = recording.last_ns
-    starts = [proc.start_ns * 2 + 1 for proc in recording.processes]
-    ends = [(proc.end_ns if proc.end_ns is not None else last) * 2 for proc in recording.processes]
-    return starts, ends
+    points = [proc.start_ns * 2 + 1 for proc in recording.processes]
+    points.extend([(proc.end_ns if proc.end_ns is not None else last) * 2 for proc in recording.processes])
+    points.sort()
+    return points
 
 
-def _clock(points: List[int]) -> Dict[int, float]:
-    """The weighted clock at each point: the time so far, each moment divided by how many ran then."""
+def _clock(points: List[int]) -> array:
+    """The weighted clock at each of these sorted points: the time so far, each moment divided
+    by how many ran then (the same at points of one time)."""
     clock, running, previous = 0.0, 0, None
-    at: Dict[int, float] = {}
-    for point in points:  # sorted
+    at = array("d", bytes(8 * len(points)))
+    for index, point in enumerate(points):
         time = point >> 1
         if running and previous is not None:
             clock += (time - previous) / running
         previous = time
         running += 1 if point & 1 else -1
-        at[point] = clock
+        at[index] = clock
     return at
 
 
@@ -190,17 +193,18 @@ def weighted_times(recording: Recording) -> Dict[Process, float]:
 
     Summed over all processes it is the time during which anything ran.
     """
-    starts, ends = _sweep(recording)
-    at = _clock(sorted(starts + ends))
-    return {proc: at[end] - at[start] for proc, start, end in zip(recording.processes, starts, ends)}
+    points = _sweep(recording)
+    at = _clock(points)  # an array by place, not a dict by point: a third of the memory
+    last = recording.last_ns
+    return {proc: at[bisect_left(points, (proc.end_ns if proc.end_ns is not None else last) * 2)]
+            - at[bisect_left(points, proc.start_ns * 2 + 1)] for proc in recording.processes}
 
 
 def peak_concurrency(recording: Recording) -> Tuple[int, int]:
     """The most processes alive at once, and when that was first reached."""
-    starts, ends = _sweep(recording)
     running = peak = 0
     when = recording.first_ns
-    for point in sorted(starts + ends):
+    for point in _sweep(recording):
         if point & 1:
             running += 1
             if running > peak:

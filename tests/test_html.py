@@ -144,7 +144,7 @@ def test_the_columns_decode_to_the_recording(name):
     order, parents = tree_order(recording)
     first = recording.first_ns
     parent, start, end, pid, pgid, sid, execs = _decoded(data)
-    assert parent == parents
+    assert parent == list(parents)
     assert start == [proc.start_ns - first for proc in order]
     assert end == [(proc.end_ns if proc.end_ns is not None else recording.last_ns) - first for proc in order]
     assert pid == [proc.pid for proc in order]
@@ -224,7 +224,7 @@ def test_any_history_makes_a_page_whose_columns_decode(events):
     data = _data(_parsed(_page(recording)))
     order, parents = tree_order(recording)
     parent, start, end, pid, _, _, execs = _decoded(data)
-    assert (parent, pid) == (parents, [proc.pid for proc in order])
+    assert (parent, pid) == (list(parents), [proc.pid for proc in order])
     assert execs == [[(step.timestamp - recording.first_ns, list(step.cmdline), step.filename) for step in proc.execs]
                      for proc in order]
     assert all(a <= b for a, b in zip(start, end))

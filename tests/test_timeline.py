@@ -53,7 +53,7 @@ def test_tree_order_is_depth_first_by_start():
     recording = fold([items_of_events(events)])
     order, parents = tree_order(recording)
     assert [proc.pid for proc in order] == [2, 3, 5, 6, 4]
-    assert parents == [-1, 0, 1, 0, -1]
+    assert list(parents) == [-1, 0, 1, 0, -1]
 
 
 def test_labels_quote_escape_and_shorten():

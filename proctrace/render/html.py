@@ -24,7 +24,7 @@ import re
 
 from array import array
 from importlib import resources
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 from operator import sub
 
 from proctrace.analysis import critical_path, end_of, outlived, own_times, peak_concurrency, weighted_times
@@ -41,6 +41,7 @@ __all__ = ["render", "SCRIPTS"]
 
 _DIGITS = re.compile(rb"[0-9]+")
 _BATCH = 16384  # processes whose execs are read at a time
+_SLICE = 65536  # numbers written at a time
 SCRIPTS = ("format.js", "data.js", "draw.js", "tables.js", "page.js", "controls.js")
 _STYLE = "page.css"
 # what JSON may hold inside a string but a <script> element may not (or an old parser mistakes for a line end)
@@ -65,11 +66,23 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
 
 
 def _ints(values: Iterable[int]) -> bytes:
-    return b",".join(map(b"%d".__mod__, values))
+    """Numbers as JSON array members, made a slice at a time (a list of 333,333 little
+    texts would cost more than the model's growth)."""
+    values = iter(values)
+    pieces = []
+    while True:
+        piece = b",".join(map(b"%d".__mod__, islice(values, _SLICE)))
+        if not piece:
+            return b",".join(pieces)
+        pieces.append(piece)
 
 
-def _deltas(values: List[int]) -> List[int]:
-    return list(map(sub, values, [0] + values[:-1]))
+def _deltas(values: Iterable[int]) -> Iterator[int]:
+    """Each value less the one before it (the first less 0)."""
+    previous = 0
+    for value in values:
+        yield value - previous
+        previous = value
 
 
 def _safe(text: bytes) -> bytes:
@@ -90,10 +103,17 @@ def _data(recording: Recording) -> Iterator[bytes]:
     first, last = recording.first_ns, recording.last_ns
     yield b'{"version":1,"span":%d,"lost":%d,"hidden":%d,"hidden_below":%d,"n":%d,' % (
         last - first, recording.lost_count, recording.hidden, recording.hidden_below_ns, len(procs))
+    # first, while little else is held: the analysis's tables of every process are the largest
+    weighted = weighted_times(recording)  # (the larger: before anything else has taken room)
+    yield b'"weighted":[%s],' % _ints(map(round, map(weighted.__getitem__, procs)))
+    del weighted
+    own = own_times(recording)
+    yield b'"own":[%s],' % _ints(map(own.__getitem__, procs))
+    del own
     yield b'"parent":[%s],' % _ints(index - parent if parent >= 0 else 0 for index, parent in enumerate(parents))
-    yield b'"start":[%s],' % _ints(_deltas([proc.start_ns - first for proc in procs]))
-    yield b'"dur":[%s],' % _ints([proc.end_ns - proc.start_ns if proc.end_ns is not None else -1 for proc in procs])
-    yield b'"pid":[%s],' % _ints(_deltas([proc.pid for proc in procs]))
+    yield b'"start":[%s],' % _ints(_deltas(proc.start_ns - first for proc in procs))
+    yield b'"dur":[%s],' % _ints(proc.end_ns - proc.start_ns if proc.end_ns is not None else -1 for proc in procs)
+    yield b'"pid":[%s],' % _ints(_deltas(proc.pid for proc in procs))
     yield from _groups_and_status(procs, parents)
     yield b'"unforked":[%s],' % _ints(index for index, proc in enumerate(procs) if not proc.forked)
     yield b'"root_ppid":[%s],' % b",".join(b"[%d,%d]" % (index, procs[index].ppid)
@@ -112,14 +132,8 @@ def _data(recording: Recording) -> Iterator[bytes]:
             [change.pgid] + ([change.sid] if change.sid is not None else []))) for index, change in changes)
     yield b'"critical":{"proc":[%s],"start":[%s],"exec":[%s]},' % (
         _ints(where[segment.proc] for segment in segments),
-        _ints(_deltas([segment.start_ns - first for segment in segments])), _ints(map(_exec_number, segments)))
+        _ints(_deltas(segment.start_ns - first for segment in segments)), _ints(map(_exec_number, segments)))
     del segments
-    own = own_times(recording)
-    yield b'"own":[%s],' % _ints(map(own.__getitem__, procs))
-    del own
-    weighted = weighted_times(recording)
-    yield b'"weighted":[%s],' % _ints(map(round, map(weighted.__getitem__, procs)))
-    del weighted
     peak, when = peak_concurrency(recording)
     yield b'"peak":[%d,%d],"root":%d,"root_end":%d,"outlived":[%s]}' % (
         peak, when - first, where[root] if root is not None else -1,
@@ -163,6 +177,7 @@ def _fill_unknown(procs: List[Process], pgids, sids) -> None:
 def _execs(procs: List[Process]) -> Iterator[bytes]:
     """Each distinct argv once (as the recording has it), written as it is first met, then the
     execs' columns; each distinct filename once."""
+    # (argv_table maps an exec's text to its argv's place in the page's table)
     argv_table: Dict[bytes, int] = {}
     file_table: Dict[bytes, int] = {b"": -1}
     at, argv, files, truncated = [], [], [], []
@@ -175,10 +190,13 @@ def _execs(procs: List[Process]) -> Iterator[bytes]:
         at.append(_ints(map(sub, [step.timestamp for step in steps], owners)))
         columns = exec_columns(steps)
         known = len(argv_table)
-        ids = [argv_table.setdefault(cmdline, len(argv_table)) for _, cmdline, _, _, _ in columns]
+        # an exec's whole text stands for its argv: the model holds it already, where a table
+        # of argv cut out of it would hold a copy of each (50 MB at 1M events); an argv
+        # that recurs with another group or file name is stored again
+        ids = [argv_table.setdefault(rest, len(argv_table)) for rest in raw_fields_of(steps)]
         if len(argv_table) > known:
-            new = [cmdline for (_, cmdline, _, _, _), index in zip(columns, ids) if index >= known]
-            yield (b"," if known else b"") + _safe(b",".join(dict.fromkeys(new)))
+            new = {index: cmdline for (_, cmdline, _, _, _), index in zip(columns, ids) if index >= known}
+            yield (b"," if known else b"") + _safe(b",".join(new.values()))
         argv.append(_ints(map(sub, ids, [previous] + ids[:-1])))
         previous = ids[-1] if ids else previous
         files.append(_ints([file_table.setdefault(name, len(file_table) - 1) for _, _, name, _, _ in columns]))

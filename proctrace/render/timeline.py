@@ -17,6 +17,7 @@ import json
 import re
 import sys
 
+from array import array
 from itertools import repeat
 
 from proctrace.model import raw_fields_of
@@ -54,11 +55,11 @@ _QUOTE, _QUOTED_QUOTE = "'", "'\\''"
 _NIX_STORE = re.compile(r"/nix/store/[0-9a-z]{32}-[^/\s]*/(?:s?bin/)?")
 
 
-def tree_order(recording: Recording) -> Tuple[List[Process], List[int]]:
+def tree_order(recording: Recording) -> Tuple[List[Process], Sequence[int]]:
     """The processes depth first (each followed by its children, in order of start), and the
     index of each one's parent in that order (-1 for a root)."""
     order: List[Process] = []
-    parents: List[int] = []
+    parents = array("q")  # (an array: a list of as many ints costs four times the memory)
     stack = list(reversed(recording.roots))
     above = [-1] * len(stack)  # the parent's index of each process on the stack
     pop, add, push = stack.pop, order.append, stack.extend
