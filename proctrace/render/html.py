@@ -5,7 +5,7 @@ files in proctrace/render/page/) are inlined, and the recording's data is
 embedded as JSON in a `<script type="application/json">` element, in
 columns (one array a field, every process in tree order; times in ns from
 the first event, most of them as differences, which are short; each
-distinct argv and filename stored once), so that a process costs 55 to 75
+distinct argv and filename stored once), so that a process costs 55 to 100
 bytes plus its argv text.  The script draws only what is on screen, on
 canvases the size of the window, so a page of 300,000 processes opens and
 one of 10,000 scrolls smoothly.
