@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right
+from operator import sub
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -142,12 +143,11 @@ def _by_image(proc: Process, start: int, end: int, near: List[Tuple[Process, int
 def own_times(recording: Recording) -> Dict[Process, int]:
     """Each process's own time: the part of its life when none of its children was alive."""
     last = recording.last_ns
-    own = {}
-    for proc in recording.processes:
+    # most processes have no children: their own time is their life
+    own = {proc: max((proc.end_ns if proc.end_ns is not None else last) - proc.start_ns, 0)
+           for proc in recording.processes}
+    for proc in [proc for proc in recording.processes if proc.children]:
         start, end = proc.start_ns, proc.end_ns if proc.end_ns is not None else last
-        if not proc.children:  # most processes: no loop to run
-            own[proc] = max(end - start, 0)
-            continue
         covered, reach = 0, start
         for child in proc.children:  # in order of start
             child_end = child.end_ns if child.end_ns is not None else last
@@ -173,31 +173,35 @@ def _sweep(recording: Recording) -> List[int]:
     return points
 
 
-def _clock(points: List[int]) -> array:
-    """The weighted clock at each of these sorted points: the time so far, each moment divided
-    by how many ran then (the same at points of one time)."""
+def weighted_times(recording: Recording) -> Dict[Process, float]:
+    """Each process's share of the wall time: each moment divided among the processes running then.
+
+    Summed over all processes it is the time during which anything ran.  One
+    sweep over every start and end, each a number that also says whose it is
+    (its point * n + the process's place), so that no lookup is needed after it.
+    """
+    procs = recording.processes
+    n, last = len(procs), recording.last_ns
+    points = [(proc.start_ns * 2 + 1) * n + index for index, proc in enumerate(procs)]
+    points.extend([(proc.end_ns if proc.end_ns is not None else last) * 2 * n + index
+                   for index, proc in enumerate(procs)])
+    points.sort()
+    at_start = array("d", bytes(8 * n))
+    at_end = array("d", bytes(8 * n))
     clock, running, previous = 0.0, 0, None
-    at = array("d", bytes(8 * len(points)))
-    for index, point in enumerate(points):
+    for point in points:
+        point, index = divmod(point, n)
         time = point >> 1
         if running and previous is not None:
             clock += (time - previous) / running
         previous = time
-        running += 1 if point & 1 else -1
-        at[index] = clock
-    return at
-
-
-def weighted_times(recording: Recording) -> Dict[Process, float]:
-    """Each process's share of the wall time: each moment divided among the processes running then.
-
-    Summed over all processes it is the time during which anything ran.
-    """
-    points = _sweep(recording)
-    at = _clock(points)  # an array by place, not a dict by point: a third of the memory
-    last = recording.last_ns
-    return {proc: at[bisect_left(points, (proc.end_ns if proc.end_ns is not None else last) * 2)]
-            - at[bisect_left(points, proc.start_ns * 2 + 1)] for proc in recording.processes}
+        if point & 1:
+            running += 1
+            at_start[index] = clock
+        else:
+            running -= 1
+            at_end[index] = clock
+    return dict(zip(procs, map(sub, at_end, at_start)))
 
 
 def peak_concurrency(recording: Recording) -> Tuple[int, int]:

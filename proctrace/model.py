@@ -217,8 +217,23 @@ def raw_fields(holder) -> bytes:
 
 
 def raw_fields_of(holders) -> List[bytes]:
-    """raw_fields of each of many holders, in a loop that calls no function for an exec."""
-    return [holder._rest if type(holder) is ExecStep else raw_fields(holder) for holder in holders]
+    """raw_fields of each of many holders: an exec's text as it is, each distinct Exit's
+    written once (most processes of a build end alike)."""
+    written: Dict[object, bytes] = {}
+    out = []
+    add = out.append
+    for holder in holders:
+        kind = type(holder)
+        if kind is ExecStep:
+            add(holder._rest)
+        elif kind is Process:
+            text = written.get(holder._exit)
+            if text is None:
+                text = written[holder._exit] = raw_fields(holder)
+            add(text)
+        else:
+            add(raw_fields(holder))
+    return out
 
 
 class Recording:

@@ -24,7 +24,7 @@ import re
 
 from array import array
 from importlib import resources
-from itertools import chain, islice, repeat
+from itertools import accumulate, chain, islice, repeat
 from operator import sub
 
 from proctrace.analysis import critical_path, end_of, outlived, own_times, peak_concurrency, weighted_times
@@ -33,7 +33,7 @@ from proctrace.render.timeline import exec_columns, exit_columns, tree_order
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Callable, Dict, Iterable, Iterator, List
+    from typing import Callable, Dict, Iterable, Iterator, List, Sequence
 
     from proctrace.model import Process, Recording
 
@@ -66,15 +66,16 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
 
 
 def _ints(values: Iterable[int]) -> bytes:
-    """Numbers as JSON array members, made a slice at a time (a list of 333,333 little
-    texts would cost more than the model's growth)."""
+    """Numbers as JSON array members, made a slice at a time (a list of 333,333 little texts
+    would cost more than the model's growth), by the list's own repr (twice as fast as a
+    format per number)."""
     values = iter(values)
     pieces = []
     while True:
-        piece = b",".join(map(b"%d".__mod__, islice(values, _SLICE)))
+        piece = list(islice(values, _SLICE))
         if not piece:
             return b",".join(pieces)
-        pieces.append(piece)
+        pieces.append(repr(piece)[1:-1].replace(" ", "").encode("ascii"))
 
 
 def _deltas(values: Iterable[int]) -> Iterator[int]:
@@ -114,11 +115,16 @@ def _data(recording: Recording) -> Iterator[bytes]:
     yield b'"start":[%s],' % _ints(_deltas(proc.start_ns - first for proc in procs))
     yield b'"dur":[%s],' % _ints(proc.end_ns - proc.start_ns if proc.end_ns is not None else -1 for proc in procs)
     yield b'"pid":[%s],' % _ints(_deltas(proc.pid for proc in procs))
-    yield from _groups_and_status(procs, parents)
     yield b'"unforked":[%s],' % _ints(index for index, proc in enumerate(procs) if not proc.forked)
     yield b'"root_ppid":[%s],' % b",".join(b"[%d,%d]" % (index, procs[index].ppid)
                                            for index, parent in enumerate(parents) if parent < 0)
-    yield from _execs(procs)
+    # groups and sessions at the exit; where it does not say, the last exec's (read with the execs)
+    exits = exit_columns(procs)  # (shared tuples: most processes end alike)
+    pgids = array("q", [int(pgid) if pgid else -1 for pgid, _, _, _ in exits])
+    sids = array("q", [int(sid) if sid else -1 for _, sid, _, _ in exits])
+    yield from _execs(procs, pgids, sids)
+    yield from _groups_and_status(procs, parents, exits, pgids, sids)
+    del exits, pgids, sids
     wanted = {proc for proc in procs if proc.changes}
     segments, root, past = _path_and_outlived(recording)
     wanted.update(segment.proc for segment in segments)
@@ -141,59 +147,60 @@ def _data(recording: Recording) -> Iterator[bytes]:
         b",".join(b"[%d,%d]" % (where[proc], after) for proc, after in past))
 
 
-def _groups_and_status(procs: List[Process], parents: List[int]) -> Iterator[bytes]:
-    """Groups and sessions at the exit (else as last known), as differences from the parent's;
+def _groups_and_status(procs: List[Process], parents: Sequence[int], exits, pgids, sids) -> Iterator[bytes]:
+    """Groups and sessions (else the group at the fork), as differences from the parent's;
     the exit code, or minus the signal, or null for a process with no exit."""
-    exits = exit_columns(procs)  # (shared tuples: most processes end alike)
-    pgids = array("q", [int(pgid) if pgid else -1 for pgid, _, _, _ in exits])
-    sids = array("q", [int(sid) if sid else -1 for _, sid, _, _ in exits])
-    _fill_unknown(procs, pgids, sids)
+    for index in [index for index, pgid in enumerate(pgids) if pgid < 0]:
+        if procs[index].start_pgid is not None:
+            pgids[index] = procs[index].start_pgid
     yield b'"pgid":[%s],"sid":[%s],' % (_ints(_from_parent(pgids, parents)), _ints(_from_parent(sids, parents)))
-    del pgids, sids
     yield b'"status":[%s],"status_unknown":[%s],' % (b",".join(
         [code if code and code != b"null" else b"-" + signal if signal and signal != b"null" else
          (b"0" if pgid else b"null") for pgid, _, code, signal in exits]),
         _ints(index for index, (pgid, _, code, _) in enumerate(exits) if pgid and not code))
 
 
-def _fill_unknown(procs: List[Process], pgids, sids) -> None:
-    """Where the exit does not say (no exit, or an old recording's): the last exec's group and
-    session, else the group at the fork; read in one pass, not decoded one by one."""
-    lacking = [index for index, (pgid, sid) in enumerate(zip(pgids, sids)) if pgid < 0 or sid < 0]
-    with_exec = [index for index in lacking if procs[index].execs]
-    # "pgid":12,"cmdline":[...],"filename":"...","sid":12: both where no argument can
-    # hold them (they would need quotes that are not escaped)
-    for index, rest in zip(with_exec, raw_fields_of([procs[index].execs[-1] for index in with_exec])):
-        if pgids[index] < 0:
-            pgids[index] = int(rest[7:rest.index(b",")])
-        at = rest.rfind(b',"sid":')
-        if sids[index] < 0 and at >= 0:
-            sids[index] = int(_DIGITS.match(rest, at + 7).group())
-    for index in lacking:
-        if pgids[index] < 0 and procs[index].start_pgid is not None:
-            pgids[index] = procs[index].start_pgid
+def _known(rest: bytes, at: int, pgids, sids) -> None:
+    """A process's pgid and sid from its last exec's text, where its exit does not say (no
+    exit, or an old recording's).  "pgid":12,"cmdline":[...],"filename":"...","sid":12:
+    both are where no argument can hold them (they would need quotes that are not escaped)."""
+    if pgids[at] < 0:
+        pgids[at] = int(rest[7:rest.index(b",")])
+    where = rest.rfind(b',"sid":')
+    if sids[at] < 0 and where >= 0:
+        sids[at] = int(_DIGITS.match(rest, where + 7).group())
 
 
-def _execs(procs: List[Process]) -> Iterator[bytes]:
+def _execs(procs: List[Process], pgids, sids) -> Iterator[bytes]:
     """Each distinct argv once (as the recording has it), written as it is first met, then the
-    execs' columns; each distinct filename once."""
+    execs' columns; each distinct filename once.  Unknown pgids and sids (-1) are filled in
+    from the last exec."""
     # (argv_table maps an exec's text to its argv's place in the page's table)
     argv_table: Dict[bytes, int] = {}
     file_table: Dict[bytes, int] = {b"": -1}
-    at, argv, files, truncated = [], [], [], []
+    counts, at, argv, files, truncated = [], [], [], [], []
     previous = done = 0
     yield b'"argv":['
     for begin in range(0, len(procs), _BATCH):
         part = procs[begin:begin + _BATCH]
-        steps = [step for proc in part for step in proc.execs]
-        owners = chain.from_iterable(map(repeat, [proc.start_ns for proc in part], [len(proc.execs) for proc in part]))
+        execs = [proc.execs for proc in part]  # (each call makes a list)
+        numbers = list(map(len, execs))
+        counts.append(_ints(numbers))
+        steps = list(chain.from_iterable(execs))
+        owners = chain.from_iterable(map(repeat, [proc.start_ns for proc in part], numbers))
+        del execs
         at.append(_ints(map(sub, [step.timestamp for step in steps], owners)))
         columns = exec_columns(steps)
+        rests = raw_fields_of(steps)
+        for offset, end in zip(range(begin, begin + len(part)), accumulate(numbers)):
+            if (pgids[offset] < 0 or sids[offset] < 0) and numbers[offset - begin]:
+                _known(rests[end - 1], offset, pgids, sids)
         known = len(argv_table)
         # an exec's whole text stands for its argv: the model holds it already, where a table
         # of argv cut out of it would hold a copy of each (50 MB at 1M events); an argv
         # that recurs with another group or file name is stored again
-        ids = [argv_table.setdefault(rest, len(argv_table)) for rest in raw_fields_of(steps)]
+        ids = [argv_table.setdefault(rest, len(argv_table)) for rest in rests]
+        del rests
         if len(argv_table) > known:
             new = {index: cmdline for (_, cmdline, _, _, _), index in zip(columns, ids) if index >= known}
             yield (b"," if known else b"") + _safe(b",".join(new.values()))
@@ -204,7 +211,7 @@ def _execs(procs: List[Process]) -> Iterator[bytes]:
         done += len(steps)
     del argv_table, file_table[b""]
     yield b'],"files":[%s],' % _safe(b",".join(file_table))
-    yield b'"nexec":[%s],"exec_at":[%s],' % (_ints(len(proc.execs) for proc in procs), _join(at))
+    yield b'"nexec":[%s],"exec_at":[%s],' % (_join(counts), _join(at))
     yield b'"exec_argv":[%s],"exec_file":[%s],"truncated":[%s],' % (_join(argv), _join(files), _ints(truncated))
 
 

@@ -133,8 +133,10 @@ def _batch(recording: Recording, procs: List[Process], parents: List[int], tpids
     starts = [((proc.start_ns - first) * Q + 500) // 1000 for proc in part]
     ends = [(((proc.end_ns if proc.end_ns is not None else last) - first) * Q + 500) // 1000 for proc in part]
 
-    counts = [len(proc.execs) for proc in part]
-    steps = [step for proc in part for step in proc.execs]
+    execs = [proc.execs for proc in part]  # (each call makes a list)
+    counts = list(map(len, execs))
+    steps = list(chain.from_iterable(execs))
+    del execs
     rests = raw_fields_of(steps)
     step_names = labels(cmdline_texts(rests))
     # a process is named by its last exec, or by what it was forked running
