@@ -47,6 +47,8 @@ TARGETS = {
     "render-tree": (5.0, 256),
     "render-summary": (5.0, 256),
     "render-summary-json": (5.0, 256),
+    "render-perfetto": (5.0, 256),  # issue 12
+    "render-html": (5.0, 256),
 }
 RECORD_MAX_SLOWDOWN = 1.05
 STARTUP_MAX_RATIO = 1.5
@@ -141,6 +143,8 @@ def stage_commands(py: str, arrival: str, ordered: str, site: bool = False) -> L
         ("render-tree", "render -f tree", [*python, "-m", "proctrace", "render", "-f", "tree", "-i", arrival, "-o", os.devnull], arrival),
         ("render-summary", "render -f summary", [*python, "-m", "proctrace", "render", "-f", "summary", "-i", arrival, "-o", os.devnull], arrival),
         ("render-summary-json", "render -f summary-json", [*python, "-m", "proctrace", "render", "-f", "summary-json", "-i", arrival, "-o", os.devnull], arrival),
+        ("render-perfetto", "render -f perfetto", [*python, "-m", "proctrace", "render", "-f", "perfetto", "-i", arrival, "-o", os.devnull], arrival),
+        ("render-html", "render -f html", [*python, "-m", "proctrace", "render", "-f", "html", "-i", arrival, "-o", os.devnull], arrival),
     ]
     return commands
 
@@ -180,6 +184,15 @@ def check_output(cid: str, out_path: str, ordered: str, events: int) -> Optional
         if sum(segment["duration_ns"] for segment in report["critical_path"]) != report["wall_ns"] \
                 or report["processes"] != events // 3:
             return "the critical path does not tile the wall time, or processes are missing"
+    elif cid in ("render-perfetto", "render-html"):
+        head, tail = (b'{"otherData":', b"]}\n") if cid == "render-perfetto" else (b"<!DOCTYPE html>", b"</html>\n")
+        with open(out_path, "rb") as f:
+            start = f.read(len(head))
+            f.seek(max(0, os.path.getsize(out_path) - len(tail)))
+            if start != head or f.read() != tail:
+                return f"output is not a whole {'trace' if cid == 'render-perfetto' else 'page'}"
+        if events // 3 and os.path.getsize(out_path) < 100 * (events // 3):
+            return "output too small for one entry a process"
     return None
 
 

@@ -32,6 +32,9 @@ def test_offline_pip_install_carries_the_package_data_and_the_command(tmp_path):
         capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (target / "proctrace" / "record" / "proctrace.bt").is_file()
+    from proctrace.render.html import SCRIPTS
+    for name in SCRIPTS + ("page.css",):  # the html page's code and style, read with importlib.resources
+        assert (target / "proctrace" / "render" / "page" / name).is_file(), name
     entry_points = next(target.glob("proctrace-*.dist-info")) / "entry_points.txt"
     assert "proctrace = proctrace.cli:main" in entry_points.read_text()
     run = subprocess.run([sys.executable, "-m", "proctrace", "--version"], capture_output=True, text=True,

@@ -71,6 +71,12 @@ FORMATS = {
                       helper_share=(2, 3)),
     "summary-json": Format("proctrace.render.summary_json", "tree", "the summary as one JSON object",
                            helper_share=(2, 3)),
+    "html": Format("proctrace.render.html", "tree",
+                   "one self-contained HTML page: critical path, concurrency, timeline of every process, tables",
+                   helper_share=(2, 3)),
+    "perfetto": Format("proctrace.render.perfetto", "tree",
+                       "Chrome trace-event JSON for ui.perfetto.dev: a track per process, an arrow per fork",
+                       helper_share=(2, 3)),
 }
 RENDERERS = FORMATS  # the name the command line and the man page tests know
 

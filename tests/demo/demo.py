@@ -18,6 +18,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 EXAMPLE = ROOT / "tests" / "data" / "recordings" / "original_later_format.jsonl"
 SUFFIX = {"multiplexed": "jsonl", "by-process": "jsonl", "mermaid": "mmd"}
+# formats written under a name of their own
+NAMED = {"html": "timeline.html", "perfetto": "trace.json"}
 
 
 def _say(message: str) -> None:
@@ -64,7 +66,8 @@ def _record(out: Path) -> bool:
         _say("recording needs root (bpftrace runs as root): run make demo as root or install sudo")
         return False
     _say(f"recording {HERE / 'workload.sh'} -> {out}")
-    done = _proctrace("record", "-o", str(out), "--", "sh", str(HERE / "workload.sh"))
+    # relative to the checkout (the working directory), so that the recording does not name where it lives
+    done = _proctrace("record", "-o", str(out), "--", "sh", str((HERE / "workload.sh").relative_to(ROOT)))
     if not out.exists() or out.stat().st_size == 0:
         _say(f"recording failed (exit status {done.returncode})")
         return False
@@ -81,8 +84,8 @@ def main() -> int:
     if not _record(recording):
         _say(f"rendering the bundled example recording {EXAMPLE.relative_to(ROOT)} instead")
         shutil.copyfile(EXAMPLE, recording)
-    for fmt, suffix in SUFFIX.items():
-        target = out_dir / f"{fmt}.{suffix}"
+    for fmt, name in [(fmt, f"{fmt}.{suffix}") for fmt, suffix in SUFFIX.items()] + list(NAMED.items()):
+        target = out_dir / name
         done = _proctrace("render", "-f", fmt, "-i", str(recording), "-o", str(target))
         if done.returncode != 0:
             _say(f"render -f {fmt} failed (exit status {done.returncode})")
@@ -90,7 +93,9 @@ def main() -> int:
         _say(f"wrote {target}")
     mermaid = (out_dir / "mermaid.mmd").read_text()
     (out_dir / "mermaid.md").write_text("```mermaid\n" + mermaid + "```\n")
-    _say(f"done: open {out_dir / 'mermaid.md'} in any Mermaid-aware viewer")
+    _say(f"done: open {out_dir / 'timeline.html'} in a web browser (it works offline); "
+         f"load {out_dir / 'trace.json'} at https://ui.perfetto.dev (Open trace file); "
+         f"{out_dir / 'mermaid.md'} shows in any Mermaid-aware viewer")
     return 0
 
 
