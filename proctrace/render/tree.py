@@ -89,7 +89,7 @@ def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str
     walk = _walk(root)
     line = layout.line
     plain = not layout.width  # lines need neither fitting nor (being plain) colour
-    time_width, pid_width = layout.time_width, layout.pid_width
+    row = "%%%ds  %%%ds  %%%dd  %%s%%s\n" % (layout.time_width, layout.time_width, layout.pid_width)
     while True:
         piece = list(islice(walk, _PIECE))
         if not piece:
@@ -120,7 +120,7 @@ def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str
             start = "%.2f ms" % (start / 1e6) if start < 10_000_000 else duration(start)
             took = "%.2f ms" % (took / 1e6) if took < 10_000_000 else duration(took)
             if plain and not said:
-                out.append(f"{start:>{time_width}}  {took:>{time_width}}  {proc.pid:>{pid_width}}  {drawing}{text}\n")
+                out.append(row % (start, took, proc.pid, drawing, text))  # (% is faster than an f-string here)
             else:
                 out.append(line(start, took, str(proc.pid), drawing, text, said, colour))
             if len(own) > 1:
