@@ -141,7 +141,7 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
     if len(recording.roots) > 1:
         header += (f"{len(recording.roots)} trees: some processes' parents are not in the recording "
                    f"(render --pid PID shows one tree)\n")
-    # durations take at most 7 characters ("9.99 ms") below 10^6 s
+    # durations take 7 characters ("9.99 ms", "99999.9 s") for recordings under a day
     layout = _Layout(max(7, len(duration(recording.last_ns - recording.first_ns))),
                      max(len(str(max((proc.pid for proc in recording.processes), default=0))), 3), options)
     yield (header + _Layout(layout.time_width, layout.pid_width, None).line("START", "TIME", "PID", "", "COMMAND",
