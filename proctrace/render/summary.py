@@ -145,8 +145,7 @@ def _lines(rep: Report, everything: bool) -> Iterator[str]:
             more = item.near_total - len(item.near)
             rows.append(f"{indent}near: {more} more sibling{'s' if more > 1 else ''}")
     yield from _table(f"{'START':>7}  {'TIME':>7}  {'SHARE':>6}  {'PID':>7}  COMMAND", rows)
-    yield (f"  (near: a sibling that exited within {duration(rep.slack_ns)} before the child chosen at a join: "
-           f"it would be on the path were it that much slower)")
+    yield f"  (near: a sibling that exited at most {duration(rep.slack_ns)} before the child the path went into)"
     yield ""
     yield "critical path by program (what each segment ran)"
     yield from _table(f"{'TIME':>7}  {'SHARE':>6}  {'SEGMENTS':>8}  PROGRAM",
