@@ -194,7 +194,7 @@ critical path: 8 segments tiling the wall time (joins are assumed at each child'
     61 ms  1.00 ms    1.0%       13  make -j2 (fork)
     62 ms    28 ms   28.0%       13  ld -o app a.o b.o
     90 ms    10 ms   10.0%       10  make -j2
-  (near: a sibling that exited within 5.00 ms before the child chosen at a join: it would be on the path were it that much slower)
+  (near: a sibling that exited at most 5.00 ms before the child the path went into)
 
 critical path by program (what each segment ran)
      TIME   SHARE  SEGMENTS  PROGRAM

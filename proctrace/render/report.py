@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Report", "report", "TOP", "NEAR"]
 
-TOP = 10   # entries in each of the slowest and most frequent lists
+TOP = 10   # entries in each of the slowest, most frequent and critical path's program lists
 NEAR = 3   # near-critical siblings kept for each join
 
 
@@ -39,8 +39,8 @@ class Report:
     """The summary's content: processes and numbers (ns), before any formatting."""
 
     __slots__ = ("recording", "root", "other_roots", "origin_ns", "wall_ns", "until_last_exit_ns", "processes",
-                 "execs", "peak", "peak_at_ns", "path", "path_programs", "slack_ns", "slowest_own", "slowest_weighted", "programs",
-                 "failures", "outlived", "no_exit", "unforked")
+                 "execs", "peak", "peak_at_ns", "path", "path_programs", "slack_ns", "slowest_own",
+                 "slowest_weighted", "programs", "failures", "outlived", "no_exit", "unforked")
 
     def __init__(self, recording: Recording, root: Optional[Process], other_roots: List[Process]):
         self.recording = recording

@@ -37,7 +37,7 @@ def segment_command(segment: Segment, argv: Optional[Sequence[str]]) -> str:
 
 
 def _commands(procs: List[Process]) -> Dict[Process, str]:
-    """The command text of each process, their argvs decoded together."""
+    """The command text of each process shown."""
     steps = [proc.command_step() for proc in procs]
     return {proc: command_of(proc, step.cmdline if step is not None else None) for proc, step in zip(procs, steps)}
 
@@ -53,7 +53,7 @@ def _more(shown_count: int, total: int) -> List[str]:
 
 
 def _shown_segments(path: List[Segment], everything: bool) -> List[object]:
-    """The segments to list, in time order; an int in place of each run of left-out ones (their count)."""
+    """The segments to list, in time order, with a list in place of each run of left-out ones."""
     if everything or len(path) <= PATH_LIMIT:
         return list(path)
     longest = sorted(range(len(path)), key=lambda index: (-path[index].duration_ns, index))[:PATH_LIMIT]
@@ -142,10 +142,10 @@ def _lines(rep: Report, everything: bool) -> Iterator[str]:
         for sibling, slack in item.near:
             rows.append(f"{indent}near: pid {sibling.pid} exited {duration(slack)} earlier: {texts[sibling]}")
         if item.near_total > len(item.near):
-            rows.append(f"{indent}near: {item.near_total - len(item.near)} more siblings")
+            more = item.near_total - len(item.near)
+            rows.append(f"{indent}near: {more} more sibling{'s' if more > 1 else ''}")
     yield from _table(f"{'START':>7}  {'TIME':>7}  {'SHARE':>6}  {'PID':>7}  COMMAND", rows)
-    yield (f"  (near: a sibling that exited within {duration(rep.slack_ns)} before the child chosen at a join: "
-           f"it would be on the path were it that much slower)")
+    yield f"  (near: a sibling that exited at most {duration(rep.slack_ns)} before the child the path went into)"
     yield ""
     yield "critical path by program (what each segment ran)"
     yield from _table(f"{'TIME':>7}  {'SHARE':>6}  {'SEGMENTS':>8}  PROGRAM",
@@ -153,17 +153,17 @@ def _lines(rep: Report, everything: bool) -> Iterator[str]:
                        for name, ns, count in rep.path_programs])
 
     yield ""
-    yield f"slowest by own time (time in which none of its children was alive)"
+    yield "slowest by own time (time in which none of its children was alive)"
     yield from _table(f"{'OWN':>7}  {'TIME':>7}  {'PID':>7}  COMMAND",
                       [f"{duration(ns):>7}  {duration(rep.lifetime(proc)):>7}  {proc.pid:>7}  {texts[proc]}"
                        for proc, ns in rep.slowest_own])
     yield ""
-    yield f"slowest by weighted time (each moment divided among the processes running then)"
+    yield "slowest by weighted time (each moment divided among the processes running then)"
     yield from _table(f"{'WEIGHTED':>8}  {'TIME':>7}  {'PID':>7}  COMMAND",
                       [f"{duration(ns):>8}  {duration(rep.lifetime(proc)):>7}  {proc.pid:>7}  {texts[proc]}"
                        for proc, ns in rep.slowest_weighted])
     yield ""
-    yield f"most frequent programs (execs, and the time from each exec to the next or the exit)"
+    yield "most frequent programs (execs, and the time from each exec to the next or the exit)"
     yield from _table(f"{'EXECS':>7}  {'TOTAL':>7}  PROGRAM",
                       [f"{count:>7}  {duration(total):>7}  {shown(name)}" for name, count, total in rep.programs])
 

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
     from proctrace.model import Process, Recording
 
-__all__ = ["command_text", "command_texts", "escaped_word", "shown", "duration", "signal_name", "outcome", "columns", "fit",
-           "notes", "main_root", "command_of", "RED", "YELLOW", "RESET"]
+__all__ = ["command_text", "command_texts", "escaped_word", "shown", "duration", "signal_name", "outcome",
+           "columns", "fit", "notes", "main_root", "command_of", "RED", "YELLOW", "RESET"]
 
 # Default-ignorable code points that Python counts as printable: drawn as
 # nothing, they could hide text.  (The others, such as U+200B or U+202E,

@@ -89,7 +89,7 @@ def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str
     walk = _walk(root)
     line = layout.line
     plain = not layout.width  # lines need neither fitting nor (being plain) colour
-    time_width, pid_width = layout.time_width, layout.pid_width
+    row = "%%%ds  %%%ds  %%%dd  %%s%%s\n" % (layout.time_width, layout.time_width, layout.pid_width)
     while True:
         piece = list(islice(walk, _PIECE))
         if not piece:
@@ -120,7 +120,7 @@ def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str
             start = "%.2f ms" % (start / 1e6) if start < 10_000_000 else duration(start)
             took = "%.2f ms" % (took / 1e6) if took < 10_000_000 else duration(took)
             if plain and not said:
-                out.append(f"{start:>{time_width}}  {took:>{time_width}}  {proc.pid:>{pid_width}}  {drawing}{text}\n")
+                out.append(row % (start, took, proc.pid, drawing, text))  # (% is faster than an f-string here)
             else:
                 out.append(line(start, took, str(proc.pid), drawing, text, said, colour))
             if len(own) > 1:
@@ -141,7 +141,7 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
     if len(recording.roots) > 1:
         header += (f"{len(recording.roots)} trees: some processes' parents are not in the recording "
                    f"(render --pid PID shows one tree)\n")
-    # durations take at most 7 characters ("9.99 ms") below 10^6 s
+    # durations take 7 characters ("9.99 ms", "99999.9 s") for recordings under a day
     layout = _Layout(max(7, len(duration(recording.last_ns - recording.first_ns))),
                      max(len(str(max((proc.pid for proc in recording.processes), default=0))), 3), options)
     yield (header + _Layout(layout.time_width, layout.pid_width, None).line("START", "TIME", "PID", "", "COMMAND",
