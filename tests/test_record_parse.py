@@ -12,10 +12,15 @@ from proctrace.record import script_text
 from proctrace.record.parse import (
     ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, MAP_ARGV_BYTES, MAP_NAME_BYTES, PRINTED_BYTES,
     SLOTS, Begin, End, Garbled, Message, Tick,
-    decode_wait_status, parse_batches, parse_lines,
+    decode_wait_status, parse_batches,
 )
 
 SESSION = Path(__file__).resolve().parent / "data" / "bpftrace" / "session.txt"
+
+
+def parse_lines(lines, **options):
+    """The items parse_batches makes of `lines`, a batch a line, as record reads them."""
+    return [item for batch in parse_batches(([line] for line in lines), **options) for item in batch]
 
 
 def _parsed(lines, **options):

@@ -37,7 +37,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
 
 __all__ = [
-    "Begin", "End", "Tick", "Message", "Garbled", "parse_lines", "parse_batches", "decode_wait_status",
+    "Begin", "End", "Tick", "Message", "Garbled", "parse_batches", "decode_wait_status",
     "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "ARGV_LIMIT", "SLOTS", "PRINTED_BYTES",
     "MAP_ARGV_BYTES", "MAP_NAME_BYTES",
 ]
@@ -351,12 +351,6 @@ def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True,
         rest.append(end)
     if rest:
         yield rest
-
-
-def parse_lines(lines: Iterable[bytes], *, strict: bool = True) -> Iterator[Item]:
-    """Raw lines -> events and markers, one at a time (see parse_batches)."""
-    for batch in parse_batches(([line] for line in lines), strict=strict):
-        yield from batch
 
 
 def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> Optional[Item]:
