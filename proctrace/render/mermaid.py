@@ -27,6 +27,7 @@ from itertools import islice
 from proctrace.model import ExecStep, Process, Recording
 from proctrace.render.mermaid_fit import MAX_TEXT_SIZE, fitted, shown_duration
 from proctrace.render.mermaid_labels import command_text, escape_label, escape_text, fit, fit_label
+from proctrace.render.text import duration as _duration, signal_name
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["render", "MAX_TEXT_SIZE", "escape_label", "command_label", "Scale", "process_line", "exec_section",
            "chart_head"]
 
-SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
-                7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2",
-                13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 24: "SIGXCPU", 25: "SIGXFSZ"}
 
 # Mermaid's gantt layout (mermaid 11: ganttRenderer.js and its defaults),
 # in px of the chart's own width, which the chart fixes (`useWidth`).
@@ -107,20 +105,10 @@ def _outcome(proc: Process) -> Tuple[str, str]:
     if proc.end_ns is None:
         return " [no exit seen]", "done"
     if proc.signal is not None:
-        return f" [killed by {SIGNAL_NAMES.get(proc.signal, 'signal %d' % proc.signal)}]", "crit"
+        return f" [killed by {signal_name(proc.signal)}]", "crit"
     if proc.exit_code:
         return f" [exit {proc.exit_code}]", "crit"
     return "", "active"
-
-
-def _duration(ns: int) -> str:
-    if ns >= 10_000_000_000:
-        return "%.1f s" % (ns / 1e9)
-    if ns >= 1_000_000_000:
-        return "%.2f s" % (ns / 1e9)
-    if ns >= 10_000_000:
-        return "%.0f ms" % (ns / 1e6)
-    return "%.2f ms" % (ns / 1e6)
 
 
 def _command(step: ExecStep) -> str:
