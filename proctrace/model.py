@@ -246,7 +246,7 @@ class Recording:
     """The processes of a recording, its time span and what it is missing.
 
     `hidden` and `hidden_below_ns` say how many processes a view left out
-    (model.hide_short_leaves) and below which duration.
+    (selection.hide_short_leaves) and below which duration.
     """
 
     __slots__ = ("processes", "roots", "first_ns", "last_ns", "lost", "duplicate_exits", "hidden",
@@ -416,36 +416,3 @@ def items_of_events(events: Iterable) -> Iterator[tuple]:
         else:
             rest = line[line.index(b',"pgid":') + 1:-2]  # pgid comes before any string field
             yield _CODES[kind], event.timestamp, event.pid, event.ppid, rest
-
-
-def narrowed(recording: Recording, root: Process) -> Recording:
-    """The part of the recording that is `root` and its descendants (--pid)."""
-    procs, stack = [], [root]
-    while stack:
-        proc = stack.pop()
-        procs.append(proc)
-        stack.extend(reversed(proc.children))
-    procs.sort(key=lambda proc: proc.start_ns)  # (stable: the order of first appearance among equals)
-    ends = [proc.end_ns if proc.end_ns is not None else recording.last_ns for proc in procs]
-    part = Recording(procs, [root], root.start_ns, max(ends), recording.lost, recording.duplicate_exits)
-    return part
-
-
-def hide_short_leaves(recording: Recording, min_ns: int) -> int:
-    """Leave out every process shorter than `min_ns` whose descendants are all left out too;
-    returns how many were (also kept in recording.hidden and hidden_below_ns)."""
-    last = recording.last_ns
-    hidden = set()
-    for proc in reversed(recording.processes):  # children come after their parents
-        end = proc.end_ns if proc.end_ns is not None else last
-        if end - proc.start_ns < min_ns and all(child in hidden for child in proc.children) \
-                and proc not in recording.roots:
-            hidden.add(proc)
-    if hidden:
-        for proc in recording.processes:
-            if proc.children:
-                proc.children = [child for child in proc.children if child not in hidden]
-        recording.processes = [proc for proc in recording.processes if proc not in hidden]
-    recording.hidden += len(hidden)
-    recording.hidden_below_ns = max(recording.hidden_below_ns, min_ns)
-    return len(hidden)

@@ -19,7 +19,8 @@ from __future__ import annotations
 from proctrace import canonical
 from proctrace.errors import ParseError, ProctraceError
 from proctrace.events import LEGACY, Exec, Lost, UnknownKind, as_line, from_json, merge_legacy, timestamp_of_line
-from proctrace.model import Recording, fold, hide_short_leaves, items_of_events, narrowed
+from proctrace.model import Recording, fold, items_of_events
+from proctrace.selection import hide_short_leaves, narrowed
 from proctrace.parallel import prepared_chunks
 from proctrace.render import FORMATS, RenderOptions, get_renderer
 from proctrace.sort import SortStats, make_run, sort_batches

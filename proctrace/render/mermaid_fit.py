@@ -3,7 +3,7 @@
 Mermaid draws only an error for a diagram over 50,000 characters, and
 builds pass that quickly (a 565-process `make -j2` gave 101k characters,
 gzip's `./configure` 400k).  So the chart hides the shortest leaves, as
---min-duration does (model.hide_short_leaves): every process whose whole
+--min-duration does (selection.hide_short_leaves): every process whose whole
 subtree ran shorter than a threshold, never a root.  A process's key is
 the longest duration in its subtree, so it is hidden at threshold t
 exactly when its key is below t: one pass over the processes gives every
@@ -94,7 +94,7 @@ def threshold_for(procs: List[Process], keys: List[int], cost: Callable[[Process
 
 def hide(recording: Recording, keys: List[int], threshold: int) -> int:
     """Leave out the processes whose key is below `threshold` (keys shrinks with them), as
-    model.hide_short_leaves(recording, threshold) would, in one pass; returns how many."""
+    selection.hide_short_leaves(recording, threshold) would, in one pass; returns how many."""
     procs = recording.processes
     cut = min(threshold, root_key(recording))  # a root's key exceeds every duration, and no root is hidden
     kept = [proc for proc, key in zip(procs, keys) if key >= cut]
