@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from proctrace.analysis import critical_path, own_times, peak_concurrency
+from proctrace.analysis import critical_path, own_times, peak_concurrency, weighted_times
 from proctrace.cli import main
 from proctrace.events import Exec, Exit, Fork, to_json
 from proctrace.model import fold, items_of_events
@@ -159,6 +159,8 @@ def test_the_columns_decode_to_the_recording(name):
     assert data["status"] == status
     own = own_times(recording)
     assert data["own"] == [own[proc] for proc in order]
+    weighted = weighted_times(recording)
+    assert data["weighted"] == [round(weighted[proc]) for proc in order]
     assert data["peak"] == [peak_concurrency(recording)[0], peak_concurrency(recording)[1] - first]
     segments = critical_path(recording, recording.roots[0], slack_ns=0)
     assert [order[i] for i in data["critical"]["proc"]] == [segment.proc for segment in segments]

@@ -20,6 +20,7 @@ def _steps(argv_list):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(argvs, cmdlines), min_size=1, max_size=6))
 @example([("],",), ('a\\"],', "b"), ()])
+@example([(",",), (",",), ("cc",)])  # an argument that is a comma, in the bulk path
 def test_bulk_fields_and_labels_match_one_by_one_decoding(argv_list):
     steps = _steps(argv_list)
     texts = cmdline_texts(list(map(raw_fields, steps)))

@@ -27,7 +27,7 @@ from importlib import resources
 from itertools import accumulate, chain, islice, repeat
 from operator import sub
 
-from proctrace.analysis import critical_path, end_of, outlived, own_times, peak_concurrency, weighted_times
+from proctrace.analysis import Concurrency, critical_path, end_of, outlived, own_times
 from proctrace.model import raw_fields_of
 from proctrace.render.timeline import exec_columns, exit_columns, tree_order
 
@@ -105,9 +105,12 @@ def _data(recording: Recording) -> Iterator[bytes]:
     yield b'{"version":1,"span":%d,"lost":%d,"hidden":%d,"hidden_below":%d,"n":%d,' % (
         last - first, recording.lost_count, recording.hidden, recording.hidden_below_ns, len(procs))
     # first, while little else is held: the analysis's tables of every process are the largest
-    weighted = weighted_times(recording)  # (the larger: before anything else has taken room)
-    yield b'"weighted":[%s],' % _ints(map(round, map(weighted.__getitem__, procs)))
-    del weighted
+    # each process's weighted time read off one sweep (weighted_times' table of every time
+    # would take 80 MB at 1M events), before anything else has taken room
+    sweep = Concurrency(recording)
+    yield b'"weighted":[%s],' % _ints(map(round, map(sweep.weighted, procs)))
+    peak, when = sweep.peak, sweep.peak_ns
+    del sweep
     own = own_times(recording)
     yield b'"own":[%s],' % _ints(map(own.__getitem__, procs))
     del own
@@ -140,7 +143,6 @@ def _data(recording: Recording) -> Iterator[bytes]:
         _ints(where[segment.proc] for segment in segments),
         _ints(_deltas(segment.start_ns - first for segment in segments)), _ints(map(_exec_number, segments)))
     del segments
-    peak, when = peak_concurrency(recording)
     yield b'"peak":[%d,%d],"root":%d,"root_end":%d,"outlived":[%s]}' % (
         peak, when - first, where[root] if root is not None else -1,
         (end_of(root, recording) - first) if root is not None else 0,

@@ -123,7 +123,10 @@ def labels(cmdlines: Sequence[bytes], *, limit: int = LABEL_LIMIT) -> List[bytes
         return []
     joined = b"\n".join(cmdlines)
     if _plain(joined) and max(map(len, cmdlines)) <= limit and b"[]" not in joined:
-        body = joined[2:-2].replace(b'"]\n["', b'"\n"').replace(b'","', b" ")
+        # cmdlines apart first (by a NUL, which canonical text never holds raw), so that the
+        # separators are replaced left to right in each as in one alone: `","` can also be an
+        # argument that is a comma, after a separator that a left-to-right pass takes first
+        body = joined[2:-2].replace(b'"]\n["', b"\0").replace(b'","', b" ").replace(b"\0", b'"\n"')
         return (b'"' + body + b'"').split(b"\n")
     return [b'"' + text[2:-2].replace(b'","', b" ") + b'"' if _plain(text) and len(text) <= limit and text != b"[]"
             else json_str(command_label(json.loads(text), limit=limit)) for text in cmdlines]
