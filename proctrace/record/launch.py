@@ -36,27 +36,17 @@ BTF = "/sys/kernel/btf/vmlinux"
 TRACEPOINTS = ("task/task_newtask", "sched/sched_process_exec", "sched/sched_process_exit",
                "syscalls/sys_exit_setsid", "syscalls/sys_enter_setpgid", "syscalls/sys_exit_setpgid")
 
-# bpftrace 0.17 silently caps buf() at BPFTRACE_STRLEN (64 unless set): the
-# script prints a long argv in 160-byte chunks.  Its maps hold 16384 entries
-# each: an epoch's (100 ms) events and short argvs in one, as many live
-# processes in the tracking map.  They are preallocated kernel memory: about
-# 20 MiB in all (2.7 MiB per event map).
-TRACER_ENV = {"BPFTRACE_STRLEN": "160", "BPFTRACE_MAP_KEYS_MAX": "16384"}
-# Per-CPU perf buffers absorb bursts of long argvs that bpftrace's formatting
-# cannot keep up with (500 execs with 8 KB of argv in 0.7 s lose events with
-# 1 MiB per CPU, none with 4 MiB on a quiet machine; on a busy one 4 MiB lost
-# 335 of them, so up to 16 MiB).  They are locked memory, so big machines get less per CPU.
-PERF_BUFFER_BUDGET = 64 << 20
-PERF_PAGES_MIN, PERF_PAGES_MAX = 64, 4096
+# The maps hold 16384 entries each: an epoch's (100 ms) events and partial
+# argv chunks in @m, its whole 128-byte chunks in @c, as many live processes
+# in the tracking map.  They are preallocated kernel memory: about 16 MiB in
+# all (3.6 MiB per epoch map).  The perf buffers carry only the ticks' few
+# lines: bpftrace's default size (64 pages per CPU) is ample.
+TRACER_ENV = {"BPFTRACE_MAP_KEYS_MAX": "16384"}
 
 
 def tracer_env() -> Dict[str, str]:
     """The environment variables bpftrace runs with (see TRACER_ENV)."""
-    per_cpu = PERF_BUFFER_BUDGET // max(1, os.cpu_count() or 1) // 4096
-    pages = PERF_PAGES_MIN
-    while pages * 2 <= min(per_cpu, PERF_PAGES_MAX):
-        pages *= 2  # bpftrace wants a power of two
-    return dict(TRACER_ENV, BPFTRACE_PERF_RB_PAGES=str(pages))
+    return dict(TRACER_ENV)
 
 
 # bpftrace prints this on kernels that account BPF memory to cgroups (5.11+),
@@ -167,10 +157,9 @@ def check_kernel() -> None:
                           "proctrace needs CONFIG_FTRACE_SYSCALLS and a kernel of 5.x or later")
 
 
-def tracer_argv(prefix: Sequence[str], bpftrace: str, script: str, root: int, adopt: bool) -> List[str]:
+def tracer_argv(prefix: Sequence[str], bpftrace: str, script: str, root: int) -> List[str]:
     """The command line that runs the script on `root` (see proctrace.bt's header)."""
-    return list(prefix) + [bpftrace, "-B", "line", "--no-warnings", "-e", script,
-                           str(root), "1" if adopt else "0"]
+    return list(prefix) + [bpftrace, "-B", "line", "--no-warnings", "-e", script, str(root)]
 
 
 def describe_returncode(returncode: Optional[int]) -> str:
@@ -271,6 +260,26 @@ class Tracer:
                 os.kill(self.process.pid, signal.SIGINT)
             except ProcessLookupError:
                 pass
+
+    def finish(self) -> None:
+        """Stop bpftrace once all it printed that is wanted has been read.
+
+        Killed, it skips what SIGINT costs it (its END probe, 100 ms waiting
+        for more output, printing its maps); the kernel still detaches every
+        probe before the process is gone, and that, about one RCU grace
+        period per tracepoint, is then all that is left of its exit.  Under
+        sudo, which cannot pass SIGKILL on, it is interrupted instead.
+        """
+        if self.process.poll() is not None:
+            return
+        self.interrupted = True
+        try:
+            os.kill(self.process.pid, signal.SIGKILL)
+        except PermissionError:
+            self.interrupted = False
+            self.interrupt()
+        except ProcessLookupError:
+            pass
 
     def kill(self) -> None:
         """Stop bpftrace at once (its output is not wanted any more)."""

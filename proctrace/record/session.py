@@ -21,8 +21,8 @@ from typing import Dict, Iterator, List, Optional, TextIO, Tuple
 
 from proctrace.events import Exec, Exit, Fork, Lost, ProctraceError, to_json
 from proctrace.record import launch
-from proctrace.record.parse import Begin, End, Garbled, Message, Tick, parse_batches
-from proctrace.record.snapshot import Snapshot, reconcile, report_unseen_exits, take_snapshot
+from proctrace.record.parse import Begin, End, Final, Garbled, Message, Tick, parse_batches
+from proctrace.record.snapshot import Snapshot, read_cmdline, reconcile, report_unseen_exits, take_snapshot
 
 __all__ = ["run_record"]
 
@@ -31,16 +31,16 @@ __all__ = ["run_record"]
 WINDOW_NS = 1_000_000_000
 # How long bpftrace may take to compile, verify and attach the script.
 BEGIN_TIMEOUT_S = 120.0
-# proctrace.bt keeps events in maps that bpftrace prints as it exits, but it
-# prints a long argv as it comes, and bpftrace drops what it has not read yet
-# when it is stopped: it is stopped once it has read what the kernel gave it
-# until CATCH_UP_NS after the root ended (the dump markers say when they were
-# asked for; by then the epoch of the end was printed too, and with it the
-# orphans --follow-orphans waits for), and no exec waits for the chunks of
-# its argv, or GIVE_UP_NS after the end, even if one still does (they were
-# lost).  A bpftrace that prints nothing for EXIT_GRACE_S is stopped anyway.
+# With a command (and no --follow-orphans) the script says when the root's
+# exit has been printed (PT_FINAL): bpftrace is stopped then.  Otherwise it is
+# interrupted, and prints what its maps still hold as it exits, once it has
+# read what the kernel gave it until CATCH_UP_NS after the root ended (the
+# dump markers say when they were asked for; by then the epoch of the end was
+# printed too, and with it the orphans --follow-orphans waits for).  A
+# bpftrace that prints nothing for EXIT_GRACE_S is stopped anyway.
+# A bpftrace that lags far behind still has FINAL_WAIT_NS to print it.
 CATCH_UP_NS = 300_000_000
-GIVE_UP_NS = 1_000_000_000
+FINAL_WAIT_NS = 10_000_000_000
 EXIT_GRACE_S = 2.0
 # How long bpftrace may take to drain and exit once asked to.
 DRAIN_TIMEOUT_S = 15.0
@@ -60,7 +60,7 @@ class _Tree:
         self.root_exit: Optional[Exit] = None
         self.ended = False          # the END marker was read
         self.read_up_to = 0         # bpftrace has read what the kernel gave it until then
-        self.waiting = 0            # execs waiting for printed chunks
+        self.final = False          # the root's exit has been told (PT_FINAL)
         self.lost = 0
 
 
@@ -99,6 +99,8 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
                       output, output_is_stdout: bool, debug: bool, follow_orphans: bool, say) -> int:
     from proctrace.record import script_text
 
+    # read before the command is forked: it takes a few milliseconds
+    script = script_text(adopt=not command, end_on_root=not follow_orphans)
     first: List = []
     snapshot = None
     if command:
@@ -110,7 +112,7 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
         root = pid
         tree = _Tree(root, {})  # filled by the snapshot's Execs
 
-    argv = launch.tracer_argv(prefix, bpftrace, script_text(), root, adopt=held is None)
+    argv = launch.tracer_argv(prefix, bpftrace, script, root)
     tracer = None
     failure = None
     try:
@@ -180,7 +182,8 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
             raise
         _wait_for_command(held)
         return _command_status(held)
-    if control["died_early"] or (tracer.process.returncode not in (0, None) and not tree.ended):
+    if control["died_early"] or (tracer.process.returncode not in (0, None)
+                                 and not tree.ended and not tree.final):
         when = " before the command ended" if control["died_early"] else ""
         say(f"warning: bpftrace stopped ({launch.describe_returncode(tracer.process.returncode)}){when}: "
             "the recording ends early")
@@ -247,7 +250,10 @@ def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator
                 tree.ended = True
                 continue
             if isinstance(item, Tick):
-                tree.read_up_to, tree.waiting = item.timestamp, item.waiting
+                tree.read_up_to = item.timestamp
+                continue
+            if isinstance(item, Final):
+                tree.final = True
                 continue
             if isinstance(item, Message):
                 if not item.text.startswith("Attaching ") and not debug:
@@ -323,7 +329,7 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
         if 0 < got < BATCH_BYTES:
             # Let lines gather: a busy tree then costs a wake-up per 10 ms,
             # not one per line.  Not when the pipe was full: bpftrace is
-            # waiting for us (a 128 KB argv is 512 KB of hex).
+            # waiting for us (a 128 KB argv is 300 KB of map entries).
             time.sleep(BATCH_S)
         # who sent us a signal?
         while True:
@@ -339,6 +345,10 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
             elif held is None:
                 control["interrupted_by"] = info.si_signo  # stop, once bpftrace caught up
         now = time.monotonic()
+        if tree.final:
+            # the root's exit is told: nothing more is wanted (see Tracer.finish)
+            tracer.finish()
+            break
         if tracer.interrupted:
             if stop_deadline is None:
                 stop_deadline = now + DRAIN_TIMEOUT_S
@@ -356,9 +366,10 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
             continue
         if ended_ns is None:
             ended_ns = time.monotonic_ns()
-        read = tree.read_up_to - ended_ns
-        caught_up = read >= CATCH_UP_NS and (not tree.waiting or read >= GIVE_UP_NS)
-        if not caught_up and now - last_output < EXIT_GRACE_S:
+        if (not follow_orphans and control["interrupted_by"] is None and now - last_output < EXIT_GRACE_S
+                and time.monotonic_ns() - ended_ns < FINAL_WAIT_NS):
+            continue  # PT_FINAL is coming
+        if tree.read_up_to - ended_ns < CATCH_UP_NS and now - last_output < EXIT_GRACE_S:
             continue
         if (follow_orphans and control["interrupted_by"] is None
                 and any(launch.pid_alive(p) for p in tree.alive if p != tree.root)):
@@ -370,8 +381,9 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
         except Exception:  # noqa: BLE001 -- a stuck bpftrace must not hang us
             tracer.kill()
     if held is not None and held.status is None:
-        # bpftrace died first: still wait for the command and pass signals on
-        control["died_early"] = True
+        if not tree.final:
+            # bpftrace died first: still wait for the command and pass signals on
+            control["died_early"] = True
         _wait_for_command(held)
 
 
@@ -389,7 +401,8 @@ def _stderr_lines(lines: List[bytes], debug: bool, say) -> None:
 
 def _report_outlived(tree: _Tree, say) -> None:
     """List the tree's processes still running when the recording ends (they may hold pipes)."""
-    outlived = [(pid, argv) for pid, argv in sorted(tree.alive.items())
+    # what they run now: an orphan may have exec'd after the recording ended
+    outlived = [(pid, read_cmdline(pid) or argv) for pid, argv in sorted(tree.alive.items())
                 if pid != tree.root and launch.pid_alive(pid)]
     if not outlived:
         return

@@ -1,0 +1,109 @@
+"""proctrace.bt, the template, -> the bpftrace program that runs, for this kernel and these options.
+
+The template holds `{{name}}` for numbers (the kernel's field offsets, the
+layout's limits), `{{region ...}}` for the loops that copy an argv or a
+filename into the maps (sixteen words each, written out here rather than by
+hand), and `//@if OPTION` ... `//@endif` around what only one option needs:
+
+    render_script(field_offsets(read_btf()), adopt=False, end_on_root=True)  ->  "BEGIN\n{\n..."
+
+The result is what `proctrace record --print-script` shows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Dict, List
+
+__all__ = ["CHUNK_WORDS", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "SLOTS", "render_script"]
+
+# Must match parse.py (which imports them from here).
+SLOTS = 2
+CHUNK_WORDS = 16
+CHUNK_BYTES = 8 * CHUNK_WORDS
+ARGV_CHUNKS = 1000         # 128000 bytes of argv
+FILENAME_CHUNKS = 32       # 4096 bytes: PATH_MAX, with the final NUL
+
+_PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
+_REGION = re.compile(r"^\{\{region (\w+) (\$\w+) (\$\w+) (\d+) (\w+)\}\}$")
+
+
+def _region(what: str, start: str, size: str, kind: int, chunks: int, *, backward: bool) -> List[str]:
+    """The code that copies a region of user memory (an argv, a filename) into the maps.
+
+    Whole chunks are read in one go each, into @c; the last, partial one
+    word by word, into @m: reading it whole would take what follows the
+    region.  Its last, partial word is read as the 8 bytes that end the
+    region, shifted (backward: before an argv lie the platform's name and
+    the auxiliary vector, not the environment), or as the 8 bytes that start
+    it, masked (forward: after the filename lies the stack's final zero
+    word); either way nothing past the end leaves the kernel.  Both assume a
+    little-endian CPU.  The verifier follows the loop round by round: ~30
+    instructions each, 30 ms for an argv's {chunks} rounds.
+    """
+    tab = "\t\t"
+    out = [f"{tab}/* the {what}: {CHUNK_BYTES}-byte chunks */",
+           f"{tab}$i = (uint64)0;",
+           f"{tab}while ($i < {chunks}) {{",
+           f"{tab}\tif ($i * {CHUNK_BYTES} + {CHUNK_BYTES} > {size}) {{ break; }}",
+           f"{tab}\tif ($ep & 1) {{ @c1[$ts, pid, {kind}, $i, $ep] = *(struct chunk *)uptr({start} + $i * {CHUNK_BYTES}); }}",
+           f"{tab}\telse {{ @c0[$ts, pid, {kind}, $i, $ep] = *(struct chunk *)uptr({start} + $i * {CHUNK_BYTES}); }}",
+           f"{tab}\t$i++;",
+           f"{tab}}}",
+           # computed afresh, not from $i: the verifier then follows what
+           # comes next once, not once for every round the loop may end in
+           f"{tab}$i = {size} / {CHUNK_BYTES};",
+           f"{tab}$a = {start} + $i * {CHUNK_BYTES};",
+           f"{tab}$k = {size} - $i * {CHUNK_BYTES};",
+           f"{tab}if ($i < {chunks} && $k > 0) {{",
+           f"{tab}\t$u = (uint64 *)$a;"]
+    for j in range(CHUNK_WORDS):
+        # whole words kept, the word the region ends in masked, the rest zero
+        out += [f"{tab}\t$w{j} = $z;",
+                f"{tab}\tif ($k > {8 * j}) {{",
+                f"{tab}\t\t$w{j} = *uptr($u + {j});",
+                f"{tab}\t\tif ($k < {8 * j + 8}) {{ $w{j} = $w{j} & ((1 << (($k - {8 * j}) * 8)) - 1); }}",
+                f"{tab}\t}}"]
+    out += [f"{tab}\t$v = ($ep, {', '.join(f'$w{j}' for j in range(CHUNK_WORDS))});",
+            f"{tab}\tif ($ep & 1) {{ @m1[$ts, pid, {kind}, $i] = $v; }} else {{ @m0[$ts, pid, {kind}, $i] = $v; }}",
+            f"{tab}}}"]
+    return out
+
+
+def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) -> str:
+    """The program for a kernel with these field offsets (see btf.field_offsets) and these options."""
+    # beside this file (importlib.resources would cost its import at every start)
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "proctrace.bt"), encoding="utf-8") as file:
+        template = file.read()
+    values = dict(offsets)
+    pointer = 8
+    values.update({
+        "pgid_ptr": offsets["signal_struct.pids"] + pointer * offsets["PIDTYPE_PGID"],
+        "sid_ptr": offsets["signal_struct.pids"] + pointer * offsets["PIDTYPE_SID"],
+        "upid_nr": offsets["pid.numbers"] + offsets["upid.nr"],
+        "argv_chunks": ARGV_CHUNKS, "argv_limit": ARGV_CHUNKS * CHUNK_BYTES, "name_chunks": FILENAME_CHUNKS,
+    })
+    options = {"adopt": adopt, "end_on_root": end_on_root}
+    chunks = {"argv_chunks": ARGV_CHUNKS, "name_chunks": FILENAME_CHUNKS}
+    out: List[str] = []
+    keep = [True]
+    for line in template.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("//@if "):
+            keep.append(keep[-1] and options[stripped[len("//@if "):]])
+            continue
+        if stripped == "//@endif":
+            keep.pop()
+            continue
+        if not keep[-1]:
+            continue
+        region = _REGION.match(stripped)
+        if region:
+            what, start, size, kind, limit = region.groups()
+            out += _region(what, start, size, int(kind), chunks[limit], backward=what == "argv")
+            continue
+        out.append(_PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), line))
+    if len(keep) != 1:
+        raise ValueError("proctrace.bt: an //@if without its //@endif")
+    return "\n".join(out) + "\n"
