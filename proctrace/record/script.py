@@ -26,26 +26,21 @@ ARGV_CHUNKS = 1000         # 128000 bytes of argv
 FILENAME_CHUNKS = 32       # 4096 bytes: PATH_MAX, with the final NUL
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
-_REGION = re.compile(r"^\{\{region (\w+) (\$\w+) (\$\w+) (\d+) (\w+)\}\}$")
 
 
-def _region(what: str, start: str, size: str, kind: int, chunks: int, *, backward: bool) -> List[str]:
+def _region(start: str, size: str, kind: int, limit: int) -> List[str]:
     """The code that copies a region of user memory (an argv, a filename) into the maps.
 
-    Whole chunks are read in one go each, into @c; the last, partial one
-    word by word, into @m: reading it whole would take what follows the
-    region.  Its last, partial word is read as the 8 bytes that end the
-    region, shifted (backward: before an argv lie the platform's name and
-    the auxiliary vector, not the environment), or as the 8 bytes that start
-    it, masked (forward: after the filename lies the stack's final zero
-    word); either way nothing past the end leaves the kernel.  Both assume a
-    little-endian CPU.  The verifier follows the loop round by round: ~30
-    instructions each, 30 ms for an argv's {chunks} rounds.
+    Whole chunks are read in one go each, into @c; the last, partial one word
+    by word, into @m, masked: nothing past the end leaves
+    the kernel (past an argv lies the environment; past the filename the
+    stack's final zero word and then nothing: a word read there is 0).  The
+    masks assume a little-endian CPU.  The verifier follows the loop round by
+    round, ~30 instructions each: ~30 ms for an argv's rounds.
     """
     tab = "\t\t"
-    out = [f"{tab}/* the {what}: {CHUNK_BYTES}-byte chunks */",
-           f"{tab}$i = (uint64)0;",
-           f"{tab}while ($i < {chunks}) {{",
+    out = [f"{tab}$i = $z;",
+           f"{tab}while ($i < {limit}) {{",
            f"{tab}\tif ($i * {CHUNK_BYTES} + {CHUNK_BYTES} > {size}) {{ break; }}",
            f"{tab}\tif ($ep & 1) {{ @c1[$ts, pid, {kind}, $i, $ep] = *(struct chunk *)uptr({start} + $i * {CHUNK_BYTES}); }}",
            f"{tab}\telse {{ @c0[$ts, pid, {kind}, $i, $ep] = *(struct chunk *)uptr({start} + $i * {CHUNK_BYTES}); }}",
@@ -53,11 +48,12 @@ def _region(what: str, start: str, size: str, kind: int, chunks: int, *, backwar
            f"{tab}}}",
            # computed afresh, not from $i: the verifier then follows what
            # comes next once, not once for every round the loop may end in
+           # computed afresh, not from $i: the verifier then follows what
+           # comes next once, not once for every round the loop may end in
            f"{tab}$i = {size} / {CHUNK_BYTES};",
-           f"{tab}$a = {start} + $i * {CHUNK_BYTES};",
            f"{tab}$k = {size} - $i * {CHUNK_BYTES};",
-           f"{tab}if ($i < {chunks} && $k > 0) {{",
-           f"{tab}\t$u = (uint64 *)$a;"]
+           f"{tab}if ($i < {limit} && $k > 0) {{",
+           f"{tab}\t$u = (uint64 *)({start} + $i * {CHUNK_BYTES});"]
     for j in range(CHUNK_WORDS):
         # whole words kept, the word the region ends in masked, the rest zero
         out += [f"{tab}\t$w{j} = $z;",
@@ -85,7 +81,6 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
         "argv_chunks": ARGV_CHUNKS, "argv_limit": ARGV_CHUNKS * CHUNK_BYTES, "name_chunks": FILENAME_CHUNKS,
     })
     options = {"adopt": adopt, "end_on_root": end_on_root}
-    chunks = {"argv_chunks": ARGV_CHUNKS, "name_chunks": FILENAME_CHUNKS}
     out: List[str] = []
     keep = [True]
     for line in template.splitlines():
@@ -98,10 +93,11 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
             continue
         if not keep[-1]:
             continue
-        region = _REGION.match(stripped)
-        if region:
-            what, start, size, kind, limit = region.groups()
-            out += _region(what, start, size, int(kind), chunks[limit], backward=what == "argv")
+        if stripped == "{{argv}}":
+            out += _region("$s", "$n", 3, ARGV_CHUNKS)
+            continue
+        if stripped == "{{filename}}":
+            out += _region("$f", "$fn", 5, FILENAME_CHUNKS)
             continue
         out.append(_PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), line))
     if len(keep) != 1:
