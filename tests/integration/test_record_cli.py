@@ -148,13 +148,16 @@ def test_debug_shows_raw_bpftrace_lines(tmp_path):
     assert "proctrace: bpftrace: \n" not in result.stderr
 
 
-def test_print_script_is_the_script_that_runs():
+@pytest.mark.parametrize("options, adopt, end_on_root", [
+    ((), False, True), (("-p", "1"), True, True), (("--follow-orphans",), False, False),
+])
+def test_print_script_is_the_script_that_runs(options, adopt, end_on_root):
     from proctrace.record import script_text
-    result = subprocess.run(record_argv("--print-script"), cwd=ROOT, env=proctrace_env(),
+    result = subprocess.run(record_argv("--print-script", *options), cwd=ROOT, env=proctrace_env(),
                             stdout=subprocess.PIPE, timeout=60)
     assert result.returncode == 0
-    assert result.stdout.decode() == script_text()
-    assert "tracepoint:sched:sched_process_exec" in script_text()
+    assert result.stdout.decode() == script_text(adopt=adopt, end_on_root=end_on_root)
+    assert "tracepoint:sched:sched_process_exec" in result.stdout.decode()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
