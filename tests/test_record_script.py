@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from proctrace.events import TracerError
-from proctrace.record.btf import FIELDS, field_offsets
+from proctrace.record.btf import FIELDS, REGS_FIELDS, field_offsets
 from proctrace.record.parse import ARGV_CHUNKS, CHUNK_BYTES, FILENAME_CHUNKS, SLOTS
 from proctrace.record.script import CHUNK_WORDS, render_script
 
@@ -87,7 +87,7 @@ def kernel_like(**changes):
         return out
 
     btf.struct("task_struct", 3264, fields("task_struct", [
-        ("mm", ptr, 1136), ("exit_code", i32, 1164), ("tgid", pid_t, 1268), ("real_parent", ptr, 1280),
+        ("stack", ptr, 32), ("mm", ptr, 1136), ("exit_code", i32, 1164), ("tgid", pid_t, 1268), ("real_parent", ptr, 1280),
         ("group_leader", ptr, 1328), ("signal", ptr, 1848)]), bitfields=True)
     pids = btf.array(ptr, 4)
     btf.struct("signal_struct", 1152, fields("signal_struct", [
@@ -107,6 +107,8 @@ def kernel_like(**changes):
         ("ent", entry, 0), ("nr", i32, 8), ("args", unsigned_long_array, 16)]))
     btf.struct("syscall_trace_exit", 24, fields("syscall_trace_exit", [
         ("ent", entry, 0), ("nr", i32, 8), ("ret", btf.int("long int", 8), 16)]))
+    btf.struct("pt_regs", 168, fields("pt_regs", [
+        ("ax", u64, 80), ("si", u64, 104), ("di", u64, 112), ("orig_ax", u64, 120), ("ss", u64, 160)]))
     btf.enum("pid_type", [("PIDTYPE_PID", 0), ("PIDTYPE_TGID", 1), ("PIDTYPE_PGID", 2), ("PIDTYPE_SID", 3)])
     return btf.blob()
 
@@ -124,13 +126,23 @@ EXPECTED = {
 }
 
 
+REGS = {"task_struct.stack": 32, "pt_regs.ax": 80, "pt_regs.si": 104, "pt_regs.di": 112, "pt_regs.orig_ax": 120,
+        "pt_regs": 168}
+
+
 def test_offsets_are_read_through_typedefs_and_anonymous_members():
     assert set(EXPECTED) == set(FIELDS) | {"PIDTYPE_PGID", "PIDTYPE_SID"}
-    assert field_offsets(kernel_like()) == EXPECTED
+    assert field_offsets(kernel_like(), machine="aarch64") == EXPECTED
+
+
+def test_on_x86_64_the_saved_registers_are_read_too_when_they_can_be():
+    assert set(REGS) == set(REGS_FIELDS) | {"pt_regs"}
+    assert field_offsets(kernel_like(), machine="x86_64") == dict(EXPECTED, **REGS)
+    assert field_offsets(kernel_like(**{"pt_regs.orig_ax": None}), machine="x86_64") == EXPECTED
 
 
 def test_offsets_follow_the_kernel():
-    offsets = field_offsets(kernel_like(**{"task_struct.tgid": 2000, "mm_struct.arg_end": 8}))
+    offsets = field_offsets(kernel_like(**{"task_struct.tgid": 2000, "mm_struct.arg_end": 8}), machine="aarch64")
     assert (offsets["task_struct.tgid"], offsets["mm_struct.arg_end"]) == (2000, 8)
 
 
@@ -141,7 +153,7 @@ def test_offsets_follow_the_kernel():
 ])
 def test_a_layout_the_script_cannot_read_is_refused(changes, reason):
     with pytest.raises(TracerError, match=re.escape(reason)):
-        field_offsets(kernel_like(**changes))
+        field_offsets(kernel_like(**changes), machine="aarch64")
 
 
 def test_a_field_of_another_size_is_refused():
@@ -180,3 +192,20 @@ def test_the_options_keep_only_their_code():
     assert "unroll(12)" not in plain and adopting.count("unroll(12)") == 3
     assert "PT_FINAL" in plain and "pid == $1" in plain
     assert "PT_FINAL %llu" not in following and "pid == $1" not in following
+
+
+def probes(script):
+    return re.findall(r"^(tracepoint:\S+|interval:\S+|BEGIN|END)$", script, re.M)
+
+
+def test_with_the_saved_registers_setpgid_needs_no_probe_at_its_entry():
+    # issue 14: one tracepoint less to detach at every end, and no `args` for bpftrace to look up
+    with_regs = render_script(dict(EXPECTED, **REGS), adopt=False, end_on_root=True)
+    without = render_script(EXPECTED, adopt=False, end_on_root=True)
+    assert "tracepoint:syscalls:sys_enter_setpgid" in probes(without)
+    assert [p for p in probes(without) if p != "tracepoint:syscalls:sys_enter_setpgid"] == probes(with_regs)
+    assert "$top = *($k64 + ($t + 32) / 8);" in with_regs and "args" not in with_regs.split("sys_exit_setsid")[-1]
+    # the four places the registers may be, each checked against the syscall's number
+    assert with_regs.count("$regs = $top + ") == 2 * 4
+    assert "if (*($k64 + ($regs + 120) / 8) != 109) { $regs = $top + 32584; }" in with_regs
+    assert "pgid_target" not in with_regs and "pgid_target" in without

@@ -22,7 +22,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from proctrace.events import TracerError
 
-__all__ = ["BTF_PATH", "FIELDS", "read_btf", "field_offsets"]
+__all__ = ["BTF_PATH", "FIELDS", "REGS_FIELDS", "read_btf", "field_offsets"]
 
 BTF_PATH = "/sys/kernel/btf/vmlinux"
 
@@ -53,6 +53,16 @@ FIELDS = {
     "trace_event_raw_sched_process_exec.__data_loc_filename": 4,
     "syscall_trace_enter.args": 0,      # unsigned long args[]
     "syscall_trace_exit.ret": 8,
+}
+
+# On x86_64 the script also reads the caller's saved registers (see the
+# template's //@if regs); "pt_regs" is the size of the struct.
+REGS_FIELDS = {
+    "task_struct.stack": 8,
+    "pt_regs.ax": 8,
+    "pt_regs.di": 8,
+    "pt_regs.si": 8,
+    "pt_regs.orig_ax": 8,
 }
 
 _MAGIC = 0xEB9F
@@ -195,24 +205,15 @@ def read_btf(path: str = BTF_PATH):
                           "proctrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y") from None
 
 
-def field_offsets(data) -> Dict[str, int]:
-    """The byte offset of every field in FIELDS; TracerError when one is missing or not as expected."""
+def field_offsets(data, *, machine: str = "") -> Dict[str, int]:
+    """The byte offset of every field in FIELDS (and, on x86_64, REGS_FIELDS); TracerError when one
+    is missing or not as expected.  `machine` is platform.machine()'s answer (read when empty)."""
+    if not machine:
+        import platform
+        machine = platform.machine()
     try:
         types = _Types(data)
-        ids: Dict[str, int] = {}
-        offsets: Dict[str, int] = {}
-        for qualified, size in FIELDS.items():
-            struct_name, field = qualified.split(".")
-            if struct_name not in ids:
-                ids[struct_name] = types.named(struct_name, _STRUCT)
-            found = types.find(ids[struct_name], field)
-            if found is None:
-                raise ValueError(f"struct {struct_name} has no field {field}")
-            if size > 0 and types.size(found[1]) != size:
-                raise ValueError(f"{qualified} is {types.size(found[1])} bytes, not {size}")
-            if found[0] % (size if size > 0 else 8 if size == 0 else 4):
-                raise ValueError(f"{qualified} is at offset {found[0]}, not aligned to its size")
-            offsets[qualified] = found[0]
+        offsets = _offsets(types, FIELDS)
         # struct pid *pids[PIDTYPE_MAX]: the script reads the process group's and the session's
         pid_type = types.named("pid_type", _ENUM)
         for name in ("PIDTYPE_PGID", "PIDTYPE_SID"):
@@ -220,4 +221,29 @@ def field_offsets(data) -> Dict[str, int]:
     except (ValueError, struct.error, IndexError) as err:
         raise TracerError(f"this kernel's BTF type information is not what proctrace expects ({err}): "
                           "please report it with `uname -a`") from None
+    if machine == "x86_64":
+        try:
+            regs = _offsets(types, REGS_FIELDS)
+            regs["pt_regs"] = types.header(types.named("pt_regs", _STRUCT))[3]
+            offsets.update(regs)
+        except (ValueError, struct.error, IndexError):
+            pass  # the script then reads the syscalls' records, as elsewhere
+    return offsets
+
+
+def _offsets(types: _Types, fields: Dict[str, int]) -> Dict[str, int]:
+    ids: Dict[str, int] = {}
+    offsets: Dict[str, int] = {}
+    for qualified, size in fields.items():
+        struct_name, field = qualified.split(".")
+        if struct_name not in ids:
+            ids[struct_name] = types.named(struct_name, _STRUCT)
+        found = types.find(ids[struct_name], field)
+        if found is None:
+            raise ValueError(f"struct {struct_name} has no field {field}")
+        if size > 0 and types.size(found[1]) != size:
+            raise ValueError(f"{qualified} is {types.size(found[1])} bytes, not {size}")
+        if found[0] % (size if size > 0 else 8 if size == 0 else 4):
+            raise ValueError(f"{qualified} is at offset {found[0]}, not aligned to its size")
+        offsets[qualified] = found[0]
     return offsets

@@ -26,6 +26,12 @@ ARGV_CHUNKS = 1000         # 128000 bytes of argv
 FILENAME_CHUNKS = 32       # 4096 bytes: PATH_MAX, with the final NUL
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
+_REGS = re.compile(r"^\{\{regs (\d+)\}\}$")
+# Where x86_64 keeps a task's user registers: at the top of its kernel stack
+# (THREAD_SIZE: 16 KiB, or 32 KiB with KASAN), less TOP_OF_KERNEL_STACK_PADDING
+# (16 bytes with FRED, else 0).  Neither is in BTF: each place is tried.
+_STACK_SIZES = (16384, 32768)
+_STACK_PADDINGS = (0, 16)
 
 
 def _region(start: str, size: str, kind: int, limit: int) -> List[str]:
@@ -67,6 +73,20 @@ def _region(start: str, size: str, kind: int, limit: int) -> List[str]:
     return out
 
 
+def _find_regs(syscall: int, values: Dict[str, int]) -> List[str]:
+    """The code that sets $regs to the caller's saved registers and $found to whether they are there."""
+    base = "*($k64 + ($t + {}) / 8)".format(values["task_struct.stack"])
+    orig = "*($k64 + ($regs + {}) / 8)".format(values["pt_regs.orig_ax"])
+    size = values["pt_regs"]
+    places = [(stack, padding) for stack in _STACK_SIZES for padding in _STACK_PADDINGS]
+    out = [f"\t$top = {base};",
+           f"\t$regs = $top + {places[0][0] - places[0][1] - size};"]
+    for stack, padding in places[1:]:
+        out.append(f"\tif ({orig} != {syscall}) {{ $regs = $top + {stack - padding - size}; }}")
+    out.append(f"\t$found = {orig} == {syscall};")
+    return out
+
+
 def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) -> str:
     """The program for a kernel with these field offsets (see btf.field_offsets) and these options."""
     # beside this file (importlib.resources would cost its import at every start)
@@ -80,13 +100,18 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
         "upid_nr": offsets["pid.numbers"] + offsets["upid.nr"],
         "argv_chunks": ARGV_CHUNKS, "argv_limit": ARGV_CHUNKS * CHUNK_BYTES, "name_chunks": FILENAME_CHUNKS,
     })
-    options = {"adopt": adopt, "end_on_root": end_on_root}
+    options = {"adopt": adopt, "end_on_root": end_on_root, "regs": "pt_regs.orig_ax" in offsets}
     out: List[str] = []
-    keep = [True]
+    keep = [True]       # whether the lines are kept, at each //@if depth
     for line in template.splitlines():
         stripped = line.strip()
         if stripped.startswith("//@if "):
-            keep.append(keep[-1] and options[stripped[len("//@if "):]])
+            name = stripped[len("//@if "):]
+            wanted = not options[name[1:]] if name.startswith("!") else options[name]
+            keep.append(keep[-1] and wanted)
+            continue
+        if stripped == "//@else":
+            keep[-1] = keep[-2] and not keep[-1]
             continue
         if stripped == "//@endif":
             keep.pop()
@@ -98,6 +123,10 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
             continue
         if stripped == "{{filename}}":
             out += _region("$f", "$fn", 5, FILENAME_CHUNKS)
+            continue
+        regs = _REGS.match(stripped)
+        if regs:
+            out += _find_regs(int(regs.group(1)), values)
             continue
         out.append(_PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), line))
     if len(keep) != 1:

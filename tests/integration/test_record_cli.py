@@ -160,6 +160,19 @@ def test_print_script_is_the_script_that_runs(options, adopt, end_on_root):
     assert "tracepoint:sched:sched_process_exec" in result.stdout.decode()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="bpftrace's dry run needs root too")
+def test_the_script_for_other_machines_than_x86_64_compiles(tmp_path):
+    # there setsid's and setpgid's records are read, not the saved registers
+    from proctrace.record.btf import field_offsets, read_btf
+    from proctrace.record.script import render_script
+    script = render_script(field_offsets(read_btf(), machine="aarch64"), adopt=True, end_on_root=True)
+    assert "tracepoint:syscalls:sys_enter_setpgid" in script
+    result = subprocess.run(["bpftrace", "--no-warnings", "--emit-elf", str(tmp_path / "x.elf"), "-e", script, "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "x.elf").stat().st_size > 0
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
 def test_under_sudo_the_command_runs_as_the_calling_user_with_the_callers_environment(tmp_path):
     # what sudo leaves for root: the caller's ids in SUDO_*, root's names and home
