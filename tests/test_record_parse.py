@@ -113,7 +113,7 @@ def test_event_entry(line, expected):
 @pytest.mark.parametrize("line, expected", [
     (b"PT_BEGIN 5 77", Begin(5, 77)),
     (b"PT_FINAL 3", Final(3)),
-    (b"Attaching 9 probes...", Message("Attaching 10 probes...")),
+    (b"Attaching 9 probes...", Message("Attaching 9 probes...")),
 ])
 def test_marker_line(line, expected):
     assert list(parse_lines([line])) == [expected]
