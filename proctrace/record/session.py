@@ -326,6 +326,10 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
         if out:
             last_output = time.monotonic()
             yield out
+        if tree.final:
+            # the root's exit is told: nothing more is wanted (see Tracer.finish)
+            tracer.finish()
+            break
         if 0 < got < BATCH_BYTES:
             # Let lines gather: a busy tree then costs a wake-up per 10 ms,
             # not one per line.  Not when the pipe was full: bpftrace is
@@ -345,10 +349,6 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
             elif held is None:
                 control["interrupted_by"] = info.si_signo  # stop, once bpftrace caught up
         now = time.monotonic()
-        if tree.final:
-            # the root's exit is told: nothing more is wanted (see Tracer.finish)
-            tracer.finish()
-            break
         if tracer.interrupted:
             if stop_deadline is None:
                 stop_deadline = now + DRAIN_TIMEOUT_S
