@@ -34,32 +34,45 @@ _STACK_SIZES = (16384, 32768)
 _STACK_PADDINGS = (0, 16)
 
 
-def _region(start: str, size: str, kind: int, limit: int) -> List[str]:
-    """The code that copies a region of user memory (an argv, a filename) into the maps.
+def _chunks(start: str, size: str, kind: int, limit: int) -> List[str]:
+    """The loop that copies a region of user memory (an argv, a filename) in whole chunks into @c.
 
-    Whole chunks are read in one go each, into @c; the last, partial one word
-    by word, into @m, masked: nothing past the end leaves
-    the kernel (past an argv lies the environment; past the filename the
-    stack's final zero word and then nothing: a word read there is 0).  The
-    masks assume a little-endian CPU.  The verifier follows the loop round by
-    round, ~30 instructions each: ~30 ms for an argv's rounds.
+    One read each.  The verifier follows the loop round by round (once for
+    each slot): ~30 instructions each, 30 to 60 ms for an argv's rounds.
     """
     tab = "\t\t"
-    out = [f"{tab}$i = $z;",
-           f"{tab}while ($i < {limit}) {{",
-           f"{tab}\tif ($i * {CHUNK_BYTES} + {CHUNK_BYTES} > {size}) {{ break; }}",
-           f"{tab}\tif ($ep & 1) {{ @c1[$ts, pid, {kind}, $i, $ep] = *(struct chunk *)uptr({start} + $i * {CHUNK_BYTES}); }}",
-           f"{tab}\telse {{ @c0[$ts, pid, {kind}, $i, $ep] = *(struct chunk *)uptr({start} + $i * {CHUNK_BYTES}); }}",
-           f"{tab}\t$i++;",
-           f"{tab}}}",
-           # computed afresh, not from $i: the verifier then follows what
-           # comes next once, not once for every round the loop may end in
-           # computed afresh, not from $i: the verifier then follows what
-           # comes next once, not once for every round the loop may end in
-           f"{tab}$i = {size} / {CHUNK_BYTES};",
-           f"{tab}$k = {size} - $i * {CHUNK_BYTES};",
-           f"{tab}if ($i < {limit} && $k > 0) {{",
-           f"{tab}\t$u = (uint64 *)({start} + $i * {CHUNK_BYTES});"]
+    return [f"{tab}$i = $z;",
+            f"{tab}while ($i < {limit}) {{",
+            f"{tab}\tif ($i * {CHUNK_BYTES} + {CHUNK_BYTES} > {size}) {{ break; }}",
+            f"{tab}\tif ($ep & 1) {{ @c1[$ts, pid, {kind}, $i, $ep] = *(struct chunk *)uptr({start} + $i * {CHUNK_BYTES}); }}",
+            f"{tab}\telse {{ @c0[$ts, pid, {kind}, $i, $ep] = *(struct chunk *)uptr({start} + $i * {CHUNK_BYTES}); }}",
+            f"{tab}\t$i++;",
+            f"{tab}}}"]
+
+
+def _last_chunks() -> List[str]:
+    """The loop that copies the argv's and the filename's last, partial chunks into @m, word by word.
+
+    Masked: nothing past the end leaves the kernel (past an argv lies the
+    environment; past the filename the stack's final zero word and then
+    nothing: a word read there is 0).  The masks assume a little-endian CPU.
+    One loop for both regions, so that bpftrace compiles the copying once,
+    in a program of its own: with the whole chunks' reads it would not fit
+    in the BPF stack, and after their loops the verifier would follow it
+    once for every round they may end in.
+    """
+    tab = "\t\t"
+    out = ["\t$r = $z;",
+           "\twhile ($r < 2) {",
+           f"{tab}$base = @exec[tid].2;",
+           f"{tab}$size = @exec[tid].3;",
+           f"{tab}$kind = 3;",
+           f"{tab}$limit = {ARGV_CHUNKS};",
+           f"{tab}if ($r) {{ $base = @exec[tid].4; $size = @exec[tid].5; $kind = 5; $limit = {FILENAME_CHUNKS}; }}",
+           f"{tab}$i = $size / {CHUNK_BYTES};",
+           f"{tab}$k = $size - $i * {CHUNK_BYTES};",
+           f"{tab}if ($i < $limit && $k > 0) {{",
+           f"{tab}\t$u = (uint64 *)($base + $i * {CHUNK_BYTES});"]
     for j in range(CHUNK_WORDS):
         # whole words kept, the word the region ends in masked, the rest zero
         out += [f"{tab}\t$w{j} = $z;",
@@ -68,8 +81,10 @@ def _region(start: str, size: str, kind: int, limit: int) -> List[str]:
                 f"{tab}\t\tif ($k < {8 * j + 8}) {{ $w{j} = $w{j} & ((1 << (($k - {8 * j}) * 8)) - 1); }}",
                 f"{tab}\t}}"]
     out += [f"{tab}\t$v = ($ep, {', '.join(f'$w{j}' for j in range(CHUNK_WORDS))});",
-            f"{tab}\tif ($ep & 1) {{ @m1[$ts, pid, {kind}, $i] = $v; }} else {{ @m0[$ts, pid, {kind}, $i] = $v; }}",
-            f"{tab}}}"]
+            f"{tab}\tif ($ep & 1) {{ @m1[$ts, pid, $kind, $i] = $v; }} else {{ @m0[$ts, pid, $kind, $i] = $v; }}",
+            f"{tab}}}",
+            f"{tab}$r++;",
+            "\t}"]
     return out
 
 
@@ -118,11 +133,11 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
             continue
         if not keep[-1]:
             continue
-        if stripped == "{{argv}}":
-            out += _region("$s", "$n", 3, ARGV_CHUNKS)
+        if stripped == "{{chunks}}":
+            out += _chunks("$s", "$n", 3, ARGV_CHUNKS) + _chunks("$f", "$fn", 5, FILENAME_CHUNKS)
             continue
-        if stripped == "{{filename}}":
-            out += _region("$f", "$fn", 5, FILENAME_CHUNKS)
+        if stripped == "{{last_chunks}}":
+            out += _last_chunks()
             continue
         regs = _REGS.match(stripped)
         if regs:
