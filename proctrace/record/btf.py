@@ -15,7 +15,7 @@ not what the script assumes is refused instead of read wrongly.
 from __future__ import annotations
 
 import mmap
-import re
+import os
 import struct
 import sys
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -86,8 +86,8 @@ class _Types:
             raise ValueError("not BTF in this machine's byte order")
         start = hdr_len + type_off
         # views, not copies: the file is 5 MB
-        self.raw = memoryview(data)[start:start + type_len - type_len % 4]
-        self.words = self.raw.cast("I")
+        self.type_start = start
+        self.words = memoryview(data)[start:start + type_len - type_len % 4].cast("I")
         self.data, self.str_start, self.str_end = data, hdr_len + str_off, hdr_len + str_off + str_len
         self.starts: List[int] = [0]   # word index of each type id walked to (id 0 is void)
         self.walked = 0
@@ -133,12 +133,17 @@ class _Types:
         wanted = self.data.find(b"\0" + name.encode() + b"\0", self.str_start, self.str_end)
         if wanted < 0:
             raise ValueError(f"no type {name}")
-        pattern = re.compile(re.escape(struct.pack("<I", wanted + 1 - self.str_start)) + b"..\\x00[%s]"
-                             % re.escape(bytes([kind, kind | 0x80])), re.DOTALL)
-        for match in pattern.finditer(self.raw):
-            if match.start() % 4 == 0 and (kind not in (_STRUCT, _UNION, _ENUM)
-                                           or self.header(match.start() // 4)[2]):
-                return match.start() // 4
+        needle = struct.pack("<I", wanted + 1 - self.str_start)
+        start, end = self.type_start, self.type_start + 4 * len(self.words)
+        at = self.data.find(needle, start, end)
+        while at >= 0:
+            i, aligned = divmod(at - start, 4)
+            if not aligned and i + 1 < len(self.words):
+                _, found_kind, vlen, _ = self.header(i)
+                info = self.words[i + 1]
+                if found_kind == kind and not (info >> 16) & 0xFF and (vlen or kind not in (_STRUCT, _UNION, _ENUM)):
+                    return i
+            at = self.data.find(needle, at + 1, end)
         raise ValueError(f"no type {name}")
 
     def enum_value(self, i: int, name: str) -> int:
@@ -209,8 +214,7 @@ def field_offsets(data, *, machine: str = "") -> Dict[str, int]:
     """The byte offset of every field in FIELDS (and, on x86_64, REGS_FIELDS); TracerError when one
     is missing or not as expected.  `machine` is platform.machine()'s answer (read when empty)."""
     if not machine:
-        import platform
-        machine = platform.machine()
+        machine = os.uname().machine  # what platform.machine() says, without importing it
     try:
         types = _Types(data)
         offsets = _offsets(types, FIELDS)

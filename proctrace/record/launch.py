@@ -19,10 +19,13 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections import namedtuple
 
 from proctrace.events import TracerError
+
+TYPE_CHECKING = False  # typing (and dataclasses) cost start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
     "RunAs", "Tracer", "HeldCommand", "find_bpftrace", "tracer_argv", "tracer_env", "check_kernel",
@@ -54,17 +57,14 @@ def tracer_env() -> Dict[str, str]:
 HARMLESS = (b"couldn't set RLIMIT_MEMLOCK",)
 
 
-@dataclass(frozen=True)
-class RunAs:
-    """The user the command runs as when proctrace itself runs under sudo."""
+class RunAs(namedtuple("RunAs", "uid gid groups name home shell", defaults=(None, "", ""))):
+    """The user the command runs as when proctrace itself runs under sudo.
 
-    uid: int
-    gid: int
-    groups: Tuple[int, ...]
-    # from the password database; None when the uid has no entry there
-    name: Optional[str] = None
-    home: str = ""
-    shell: str = ""
+    uid, gid, groups; and from the password database name (None when the
+    uid has no entry there), home and shell.
+    """
+
+    __slots__ = ()
 
     def environment(self, environ: Dict[str, str]) -> Dict[str, str]:
         """`environ` with the user's HOME, USER, LOGNAME, SHELL (and MAIL), as `sudo -u` sets them.

@@ -17,12 +17,18 @@ import os
 import select
 import signal
 import time
-from typing import Dict, Iterator, List, Optional, TextIO, Tuple
 
 from proctrace.events import Exec, Exit, Fork, Lost, ProctraceError, to_json
 from proctrace.record import launch
-from proctrace.record.parse import Begin, End, Final, Garbled, Message, Tick, parse_batches
-from proctrace.record.snapshot import Snapshot, read_cmdline, reconcile, report_unseen_exits, take_snapshot
+
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Dict, Iterator, List, Optional, TextIO, Tuple
+
+    from proctrace.record.snapshot import Snapshot
+
+# parse.py and snapshot.py are imported once bpftrace has been started: it
+# compiles meanwhile, and the command waits for it, not for our imports.
 
 __all__ = ["run_record"]
 
@@ -138,6 +144,7 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
                 say(f"{command[0]}: {failure.strerror}")
         else:
             # every probe is attached once PT_BEGIN has been read (see snapshot.py)
+            from proctrace.record.snapshot import take_snapshot
             snapshot = take_snapshot(pid)
         status = _record(tracer, held, tree, first, lines, early_err, output=output, debug=debug,
                          follow_orphans=follow_orphans, say=say, snapshot=snapshot)
@@ -156,6 +163,8 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
             lines: List[bytes], early_err: bytes, *, output, debug: bool, follow_orphans: bool,
             say, snapshot: Optional[Snapshot] = None) -> int:
     """The recording loop proper; returns the exit status."""
+    from proctrace.record.parse import parse_batches
+    from proctrace.record.snapshot import reconcile, report_unseen_exits
     from proctrace.sort import sort_batches
 
     control: Dict[str, object] = {"interrupted_by": None, "died_early": False}
@@ -239,6 +248,7 @@ def _drop_output(output) -> None:
 
 def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator[Tuple[List[int], list]]:
     """Parsed batches -> (timestamps, events) for the sorter, keeping `tree` up to date."""
+    from proctrace.record.parse import Begin, End, Final, Garbled, Message, Tick
     if first:
         yield [event.timestamp for event in first], list(first)
     for batch in batches:
@@ -401,6 +411,7 @@ def _stderr_lines(lines: List[bytes], debug: bool, say) -> None:
 
 def _report_outlived(tree: _Tree, say) -> None:
     """List the tree's processes still running when the recording ends (they may hold pipes)."""
+    from proctrace.record.snapshot import read_cmdline
     # what they run now: an orphan may have exec'd after the recording ended
     outlived = [(pid, read_cmdline(pid) or argv) for pid, argv in sorted(tree.alive.items())
                 if pid != tree.root and launch.pid_alive(pid)]
