@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from proctrace.events import Exec, Exit, Fork
+from proctrace.events import Exec, Exit, Fork, Lost
 from recordkit import ROOT, attach, proctrace_env, read_recording, record_argv, run_record, wait_for
 
 pytestmark = pytest.mark.bpftrace
@@ -291,6 +291,20 @@ def test_a_burst_of_big_argv_is_recorded_completely(tmp_path):
     short = [len("".join(e.cmdline)) for e in execs if e.cmdline != ("/bin/true", "x" * 8000) or e.cmdline_truncated]
     assert not short, f"{len(short)} argvs cut short (lengths {short[:5]}), {result.stderr}"
     assert _exits(events)[_root_pid(events)].exit_code == 0
+
+
+def test_a_parallel_burst_of_big_argv_is_recorded_completely(tmp_path):
+    # Four at once, as a parallel build runs its compiler lines: bpftrace's
+    # buffers fill faster than with one at a time.
+    script = ('a=$(head -c 8000 /dev/zero | tr "\\0" x); '
+              'seq 300 | xargs -P4 -I{} /bin/true {} "$a"')
+    result, events = run_record(tmp_path, ["sh", "-c", script])
+    assert result.returncode == 0, result.stderr
+    execs = [e for e in events if isinstance(e, Exec) and e.cmdline[:1] == ("/bin/true",)]
+    assert sorted(int(e.cmdline[1]) for e in execs) == list(range(1, 301)), result.stderr
+    short = [e.cmdline[1] for e in execs if e.cmdline[2:] != ("x" * 8000,) or e.cmdline_truncated]
+    assert not short, f"{len(short)} argvs cut short (runs {short[:5]}), {result.stderr}"
+    assert not [e for e in events if isinstance(e, Lost)], result.stderr
 
 
 def test_ctrl_c_ends_a_pid_recording(tmp_path):
