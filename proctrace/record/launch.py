@@ -6,7 +6,8 @@ command held back until bpftrace is ready, and asking /proc whether a pid lives
 (snapshot.py reads the rest of what `-p PID` needs).
 The recording loop itself lives in proctrace.record.session.
 
-    Tracer.start(tracer_argv([], "/usr/bin/bpftrace", script, 1234, adopt=False))  ->  a running bpftrace
+    tracer = Tracer.start(tracer_argv([], "/usr/bin/bpftrace", 1234))   a bpftrace, loading
+    tracer.send_script(script)                                           compiling, then attaching
 """
 
 from __future__ import annotations
@@ -157,9 +158,14 @@ def check_kernel() -> None:
                           "proctrace needs CONFIG_FTRACE_SYSCALLS and a kernel of 5.x or later")
 
 
-def tracer_argv(prefix: Sequence[str], bpftrace: str, script: str, root: int) -> List[str]:
-    """The command line that runs the script on `root` (see proctrace.bt's header)."""
-    return list(prefix) + [bpftrace, "-B", "line", "--no-warnings", "-e", script, str(root)]
+def tracer_argv(prefix: Sequence[str], bpftrace: str, root: int) -> List[str]:
+    """The command line that runs on `root` the script it is sent (see proctrace.bt's header).
+
+    The program comes on standard input ("-"): bpftrace is started first and
+    loads its libraries (40 ms) while proctrace reads the kernel's BTF and
+    fills in the script, which then goes to Tracer.send_script.
+    """
+    return list(prefix) + [bpftrace, "-B", "line", "--no-warnings", "-", str(root)]
 
 
 def describe_returncode(returncode: Optional[int]) -> str:
@@ -214,11 +220,19 @@ class Tracer:
         env = dict(os.environ)
         env.update(tracer_env())
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, env=env, preexec_fn=_tracer_child_setup)
         except OSError as err:
             raise TracerError(f"cannot run {argv[0]}: {err.strerror}") from None
         return cls(process)
+
+    def send_script(self, script: str) -> None:
+        """Hand bpftrace its program (it reads standard input to the end, then compiles)."""
+        try:
+            self.process.stdin.write(script.encode("utf-8"))
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass  # it went away: wait_begin says why, from its stderr
 
     def wait_begin(self, timeout: float) -> Tuple[List[bytes], bytes]:
         """Read until the PT_BEGIN line; (lines so far, stderr so far) or TracerError.
