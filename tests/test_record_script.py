@@ -209,3 +209,19 @@ def test_with_the_saved_registers_setpgid_needs_no_probe_at_its_entry():
     assert with_regs.count("$regs = $top + ") == 2 * 4
     assert "if (*($k64 + ($regs + 120) / 8) != 109) { $regs = $top + 32584; }" in with_regs
     assert "pgid_target" not in with_regs and "pgid_target" in without
+
+
+def test_bpftrace_is_handed_btf_that_is_valid_and_holds_no_types():
+    # bpftrace loads BPFTRACE_BTF instead of the kernel's 5 MB: it must be
+    # well-formed BTF (or bpftrace refuses it) and hold nothing to look up.
+    from proctrace.record.launch import NO_TYPES_BTF, tracer_env
+
+    assert tracer_env()["BPFTRACE_BTF"] == NO_TYPES_BTF
+    with open(NO_TYPES_BTF, "rb") as file:
+        data = file.read()
+    magic, version, flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<HBBIIIII", data)
+    assert (magic, version, flags, hdr_len) == (0xEB9F, 1, 0, 24)
+    assert (type_off, type_len) == (0, 0)
+    assert (str_off, str_len) == (0, 1) and data[hdr_len:] == b"\0"
+    with pytest.raises(TracerError):
+        field_offsets(data, machine="x86_64")  # no type to find in it

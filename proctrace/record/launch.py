@@ -46,11 +46,15 @@ TRACEPOINTS = ("task/task_newtask", "sched/sched_process_exec", "sched/sched_pro
 # all (3.6 MiB per epoch map).  The perf buffers carry only the ticks' few
 # lines: bpftrace's default size (64 pages per CPU) is ample.
 TRACER_ENV = {"BPFTRACE_MAP_KEYS_MAX": "16384"}
+# bpftrace loads the kernel's BTF (5 MB, 50 ms at every start) to type what
+# a program reads; ours reads raw offsets (see proctrace.bt) and needs none of
+# it, so it is handed BTF without types: a header and an empty string table.
+NO_TYPES_BTF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no-types.btf")
 
 
 def tracer_env() -> Dict[str, str]:
-    """The environment variables bpftrace runs with (see TRACER_ENV)."""
-    return dict(TRACER_ENV)
+    """The environment variables bpftrace runs with (see TRACER_ENV and NO_TYPES_BTF)."""
+    return dict(TRACER_ENV, BPFTRACE_BTF=NO_TYPES_BTF)
 
 
 # bpftrace prints this on kernels that account BPF memory to cgroups (5.11+),
