@@ -31,6 +31,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(1, REPO)
 
 from measure import Sample, fmt_mib, fmt_rate, fmt_seconds, median, run_child  # noqa: E402
+from latency import bench_latency  # noqa: E402
 from synth import ensure_recordings  # noqa: E402
 
 CACHE_DIR = os.path.join(HERE, "cache")
@@ -323,13 +324,15 @@ def probe_record(py: str) -> Optional[str]:
     return None
 
 
-def bench_record(py: str, runs: int) -> List[Row]:
+def bench_record(py: str, runs: int, site: bool = False) -> List[Row]:
     reason = probe_record(py)
     if reason is not None:
         log(f"record: not available ({reason})")
         return [Row(id="record", measure="record", text=f"record: not available ({reason})",
                     target="runs", status="N/A", value=None)]
-    rows = bench_record_loop(py, runs)
+    python = [py] if site else [py, "-S"]   # as the stage rows run it (see --site)
+    rows = [Row(row) for row in bench_latency(python, max(runs, 5), env=child_env(), cwd=REPO, log=log)]
+    rows += bench_record_loop(py, runs)
     rows += bench_record_burst(py)
     return rows
 
@@ -642,7 +645,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         rows.append(Row(id="record", measure="record", text="skipped (--skip-record)", target="",
                         status="skip", value=None))
     else:
-        rows += bench_record(py, args.record_runs or (3 if args.quick else 7))
+        rows += bench_record(py, args.record_runs or (3 if args.quick else 7), site=args.site)
     rows += bench_startup(py, 10 if args.quick else 20)
     meta = machine_info(py, args)
     if meta["source_digest"] != digest_at_start:

@@ -318,7 +318,7 @@ def _diff(args: argparse.Namespace) -> int:
 def _record(args: argparse.Namespace) -> int:
     from proctrace.record import run_record, script_text
     if args.print_script:
-        sys.stdout.write(script_text())
+        sys.stdout.write(script_text(adopt=args.pid is not None, end_on_root=not args.follow_orphans))
         sys.stdout.flush()
         return EXIT_OK
     command: List[str] = args.command[1:] if args.command[:1] == ["--"] else args.command

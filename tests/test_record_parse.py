@@ -1,6 +1,6 @@
 """The bpftrace line parser of `record`: real captured lines, line-level cases, properties."""
 
-import sys
+import struct
 from pathlib import Path
 
 import pytest
@@ -8,14 +8,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
-from proctrace.record import script_text
 from proctrace.record.parse import (
-    ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, MAP_ARGV_BYTES, MAP_NAME_BYTES, PRINTED_BYTES,
-    SLOTS, Begin, End, Garbled, Message, Tick,
+    ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, SLOTS, Begin, End, Final, Garbled, Message, Tick,
     decode_wait_status, parse_batches,
 )
+from proctrace.record.script import CHUNK_WORDS
 
 SESSION = Path(__file__).resolve().parent / "data" / "bpftrace" / "session.txt"
+WORDS = struct.Struct(f"<{CHUNK_WORDS}Q")
 
 
 def parse_lines(lines, **options):
@@ -29,14 +29,14 @@ def _parsed(lines, **options):
 
 
 def _events(items):
-    return [item for item in items if not isinstance(item, (Begin, End, Tick, Message))]
+    return [item for item in items if not isinstance(item, (Begin, End, Tick, Final, Message))]
 
 
 def test_captured_session():
     items = _parsed(SESSION.read_bytes().splitlines(keepends=True))
-    assert items[0] == Message("Attaching 11 probes...")
+    assert items[0] == Message("Attaching 9 probes...")
     assert isinstance(items[1], Begin)
-    assert isinstance(items[-1], End)
+    assert isinstance(items[-1], Final)  # what bpftrace printed after it is not read
     events = _events(items)
     root = items[1].root
     execs = {e.pid: e for e in events if isinstance(e, Exec)}
@@ -59,6 +59,8 @@ def test_captured_session():
     killed = exits[by_argv[("sh", "-c", "kill -KILL $$")]]
     assert (killed.exit_code, killed.signal) == (None, 9)
     assert ("/bin/true", "x" * 5000, "y" * 700) in by_argv
+    long_name = "/" + "bin/../" * 30 + "bin/true"
+    assert execs[by_argv[(long_name, "a-long-filename")]].filename == long_name
     assert not any(e.cmdline_truncated for e in events if isinstance(e, Exec))
     stamps = [e.timestamp for e in events]
     assert stamps == sorted(stamps)
@@ -69,19 +71,25 @@ def test_captured_session():
     assert len([e for e in events if isinstance(e, Fork)]) == len(exits) - 1  # the root was not forked here
 
 
-ZEROS = (0,) * 8
+ZEROS = (0,) * CHUNK_WORDS
 
 
 def entry(epoch, ts, pid, kind, index=0, values=()):
-    """One map entry as bpftrace prints it (slot chosen as proctrace.bt does)."""
-    numbers = (tuple(values) + ZEROS)[:8]
+    """One @m entry as bpftrace prints it (slot chosen as proctrace.bt does)."""
+    numbers = (tuple(values) + ZEROS)[:CHUNK_WORDS]
     return b"@m%d[%d, %d, %d, %d]: (%s)" % (epoch % SLOTS, ts, pid, kind, index,
                                              ", ".join(str(n) for n in (epoch,) + numbers).encode())
 
 
+def chunk(epoch, ts, pid, kind, index, data):
+    """One @c entry (a whole 128-byte chunk) as bpftrace prints it."""
+    words = b",".join(b"%d" % word for word in WORDS.unpack(data))
+    return b"@c%d[%d, %d, %d, %d, %d]: { .w = [%s] }" % (epoch % SLOTS, ts, pid, kind, index, epoch, words)
+
+
 def dump(epoch, entries, events=None):
     """The lines of one epoch's dump, with the counts the script would have kept."""
-    heads = [line for line in entries if int(line.split(b", ")[2]) in (1, 2, 7, 8, 9)]
+    heads = [line for line in entries if line.startswith(b"@m") and int(line.split(b", ")[2]) in (1, 2, 7, 8, 9)]
     count = len(heads) if events is None else events
     counts = [b"@n[%d, 2]: 1" % epoch]
     if count:
@@ -104,7 +112,8 @@ def test_event_entry(line, expected):
 
 @pytest.mark.parametrize("line, expected", [
     (b"PT_BEGIN 5 77", Begin(5, 77)),
-    (b"Attaching 11 probes...", Message("Attaching 11 probes...")),
+    (b"PT_FINAL 3", Final(3)),
+    (b"Attaching 9 probes...", Message("Attaching 9 probes...")),
 ])
 def test_marker_line(line, expected):
     assert list(parse_lines([line])) == [expected]
@@ -117,9 +126,12 @@ def test_decode_wait_status(code, expected):
 
 
 @pytest.mark.parametrize("line", [
-    b"@m0[1, 2, 1, 0]: (0, 1, 2)", b"@m0[1, 2, 10, 0]: (0" + b", 0" * 8 + b")",
-    b"@m9[1, 2, 1, 0]: (0" + b", 0" * 8 + b")", b"@m0[1, 2, 1, 0]: (0, -1" + b", 0" * 7 + b")",
+    b"@m0[1, 2, 1, 0]: (0, 1, 2)", b"@m0[1, 2, 10, 0]: (0" + b", 0" * 16 + b")",
+    b"@m2[1, 2, 1, 0]: (0" + b", 0" * 16 + b")", b"@m0[1, 2, 1, 0]: (0, -1" + b", 0" * 15 + b")",
+    b"@c0[1, 2, 3, 0, 0]: { .w = [1,2] }", b"@c0[1, 2, 7, 0, 0]: { .w = [" + b",".join([b"0"] * 16) + b"] }",
+    b"@c0[1, 2, 3, 0, 0]: { .w = [" + b",".join([b"0"] * 15 + [b"%d" % 2**64]) + b"] }",
     b"@n[1, x]: 3", b"PT_BEGIN x 1", b"PT_END 1", b"PT_DUMP x", b"PT_DUMPED 3 5", b"PT_DUMPED 3",
+    b"PT_FINAL", b"PT_FINAL -1",
 ])
 def test_malformed_lines_raise_parse_error(line):
     with pytest.raises(ParseError, match=r"^bpftrace:1: "):
@@ -136,8 +148,7 @@ def test_events_come_out_in_time_order_when_their_epoch_is_complete():
     lines = dump(0, [entry(0, 300, 4, 7, values=(1, 1, 1, 0)), entry(0, 100, 4, 1, values=(1, 1))])
     batches = list(parse_batches([lines[:-1], lines[-1:]]))
     assert batches[0] == []
-    assert batches[1] == [Fork(100, 1, 4, 1), Exit(300, 4, 1, 1, sid=1, exit_code=0, signal=None),
-                          Tick(1000, 0)]
+    assert batches[1] == [Fork(100, 1, 4, 1), Exit(300, 4, 1, 1, sid=1, exit_code=0, signal=None), Tick(1000)]
 
 
 def test_events_missing_from_their_epoch_are_reported_lost():
@@ -177,43 +188,34 @@ def test_an_epoch_that_cannot_be_checked_is_reported():
     assert isinstance(items[0], Garbled) and items[1:] == [Fork(200, 1, 5, 1), End(999)]
 
 
-def _words(data: bytes):
-    return [int.from_bytes(data[i:i + 8], sys.byteorder, signed=True) for i in range(0, len(data), 8)]
+def test_after_final_only_losses_and_messages_are_read():
+    # issue 14: bpftrace is stopped once the root's epoch is told; what it
+    # printed of later epochs (an orphan's events) is not part of the recording
+    lines = (dump(0, [entry(0, 100, 4, 7, values=(1, 1, 1, 0))]) + [b"PT_FINAL 0"]
+             + dump(1, [entry(1, 200, 5, 1, values=(1, 1))], events=3)
+             + [b"@n[2, 2]: 1", b"@n[2, 0]: 4", b"Lost 2 events", b"ERROR: something", b"PT_END 999 2"])
+    assert _parsed(lines) == [Exit(100, 4, 1, 1, sid=1, exit_code=0, signal=None), Final(0), Lost(100, 2),
+                              Message("ERROR: something")]
 
 
-def region_entries(epoch, ts, pid, data, chunk_kind):
-    """The chunk entries proctrace.bt writes for a short argv or filename (the last zero-filled)."""
-    return [entry(epoch, ts, pid, chunk_kind, i // CHUNK_BYTES,
-                  _words(data[i:i + CHUNK_BYTES].ljust(CHUNK_BYTES, b"\0")))
-            for i in range(0, len(data), CHUNK_BYTES)]
-
-
-def _hex(data: bytes) -> bytes:
-    return b"".join(b"\\x%02x" % byte for byte in data)
-
-
-def printed_lines(kind, ts, pid, data, limit):
-    """The chunk lines proctrace.bt prints for a long argv or filename."""
-    data = data[:limit]
-    return [b"%s %d %d %d %s" % (kind, pid, ts, i // PRINTED_BYTES, _hex(data[i:i + PRINTED_BYTES]))
-            for i in range(0, len(data), PRINTED_BYTES)]
+def region_entries(epoch, ts, pid, data, kind, limit):
+    """What proctrace.bt writes for an argv or filename: whole chunks in @c, the rest zero-filled in @m."""
+    data = data[:limit * CHUNK_BYTES]
+    whole = len(data) // CHUNK_BYTES
+    out = [chunk(epoch, ts, pid, kind, i, data[i * CHUNK_BYTES:(i + 1) * CHUNK_BYTES]) for i in range(whole)]
+    rest = data[whole * CHUNK_BYTES:]
+    if rest:
+        out.append(entry(epoch, ts, pid, kind, whole, WORDS.unpack(rest.ljust(CHUNK_BYTES, b"\0"))))
+    return out
 
 
 def format_exec(epoch, ts, pid, ppid, pgid, sid, argv, filename):
-    """(map entries, printed lines) that proctrace.bt writes for one exec."""
+    """The map entries that proctrace.bt writes for one exec."""
     data = b"".join(arg + b"\0" for arg in argv)
     name = filename + b"\0"
-    entries = [entry(epoch, ts, pid, 2, 0, (ppid, pgid, sid, len(data), len(name)))]
-    printed = []
-    if len(data) <= MAP_ARGV_BYTES:
-        entries += region_entries(epoch, ts, pid, data, 3)
-    else:
-        printed += printed_lines(b"A", ts, pid, data, ARGV_LIMIT)
-    if len(name) <= MAP_NAME_BYTES:
-        entries += region_entries(epoch, ts, pid, name, 5)
-    else:
-        printed += printed_lines(b"N", ts, pid, name, ARGV_LIMIT)
-    return entries, printed
+    return ([entry(epoch, ts, pid, 2, 0, (ppid, pgid, sid, len(data), len(name)))]
+            + region_entries(epoch, ts, pid, data, 3, ARGV_CHUNKS)
+            + region_entries(epoch, ts, pid, name, 5, FILENAME_CHUNKS))
 
 
 def _expected_exec(ts, pid, ppid, pgid, sid, argv, filename):
@@ -236,81 +238,50 @@ pids = st.integers(1, 4_000_000)
 @given(argv=argvs, filename=names, pid=pids, other=argvs, ts=st.integers(0, 2**62), data=st.data())
 @example(argv=[], filename=b"/bin/true", pid=1, other=[], ts=0, data=None)
 @example(argv=[b""], filename=b"/", pid=2, other=[b"a"], ts=1, data=None)
-@example(argv=[b"x" * 63], filename=b"y" * 62, pid=3, other=[], ts=2, data=None)
-@example(argv=[b"x" * 511], filename=b"y" * 255, pid=4, other=[], ts=3, data=None)
-@example(argv=[b"x" * 512], filename=b"y" * 256, pid=5, other=[b"z" * 159], ts=4, data=None)
+@example(argv=[b"x" * 126], filename=b"y" * 126, pid=3, other=[], ts=2, data=None)
+@example(argv=[b"x" * 127], filename=b"y" * 127, pid=4, other=[b"z" * 255], ts=3, data=None)
+@example(argv=[b"x" * 128], filename=b"y" * 255, pid=5, other=[b"z" * 383], ts=4, data=None)
 def test_exec_round_trips_in_any_order(argv, filename, pid, other, ts, data):
-    mine, mine_printed = format_exec(7, ts, pid, 1, 1, 1, argv, filename)
-    theirs, theirs_printed = format_exec(7, ts + 1, pid + 1, 1, 1, 1, other, b"/other")
-    entries, printed = mine + theirs, mine_printed + theirs_printed
-    lines = dump(7, entries) + printed
+    entries = (format_exec(7, ts, pid, 1, 1, 1, argv, filename)
+               + format_exec(7, ts + 1, pid + 1, 1, 1, 1, other, b"/other"))
     if data is not None:
-        # map entries in any order; printed chunks before, inside or after the dump
         entries = data.draw(st.permutations(entries))
-        lines = dump(7, entries)
-        for line in data.draw(st.permutations(printed)):
-            lines.insert(data.draw(st.integers(0, len(lines))), line)
-    events = _parsed(lines)
-    assert sorted(events, key=lambda e: e.timestamp) == [
-        _expected_exec(ts, pid, 1, 1, 1, argv, filename),
-        _expected_exec(ts + 1, pid + 1, 1, 1, 1, other, b"/other")]
+    events = _parsed(dump(7, entries))
+    assert events == [_expected_exec(ts, pid, 1, 1, 1, argv, filename),
+                      _expected_exec(ts + 1, pid + 1, 1, 1, 1, other, b"/other")]
 
 
 def test_argv_beyond_the_limit_is_marked_truncated():
     argv = [b"/bin/true"] + [b"a" * 999 for _ in range(ARGV_LIMIT // 1000 + 1)]
-    entries, printed = format_exec(0, 1, 2, 3, 4, 5, argv, b"/bin/true")
-    (event,) = _parsed(printed + dump(0, entries))
+    (event,) = _parsed(dump(0, format_exec(0, 1, 2, 3, 4, 5, argv, b"/bin/true")))
     assert event.cmdline_truncated
     assert "\0".join(event.cmdline).encode() == b"\0".join(argv)[:ARGV_LIMIT]
 
 
-def test_exec_missing_entries_is_cut_at_the_gap_and_marked_truncated():
-    entries, _ = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 70, b"b" * 30], b"/bin/x")
+def test_exec_missing_a_chunk_is_cut_at_the_gap_and_marked_truncated():
+    entries = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 200, b"b" * 100], b"/bin/x")
+    assert entries[2].startswith(b"@c0[1, 2, 3, 1, ")
     del entries[2]  # the second argv chunk never arrived
     (event,) = _parsed(dump(0, entries))
-    assert event.cmdline == ("a" * 64,) and event.cmdline_truncated
+    assert event.cmdline == ("a" * 128,) and event.cmdline_truncated
     assert event.filename == "/bin/x"
 
 
-def test_exec_waits_for_its_printed_chunks_then_gives_up_at_the_end():
-    entries, printed = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 400, b"b" * 300], b"/bin/x")
-    assert len(printed) == 5
-    batches = list(parse_batches([dump(0, entries), printed[:2], printed[3:]]))
-    assert batches[:3] == [[Tick(1000, 1)], [], []]  # the Tick tells the recorder to wait
-    (event,) = batches[-1]
-    assert event.cmdline == ("a" * 320,) and event.cmdline_truncated
-    # and with every chunk, it comes out with the last one
-    batches = list(parse_batches([dump(0, entries), printed[:2], printed[2:]]))
-    assert batches[2][0].cmdline == ("a" * 400, "b" * 300)
-
-
 def test_entries_without_their_exec_are_dropped_and_the_exec_counted_lost():
-    entries, _ = format_exec(0, 1, 2, 3, 4, 5, [b"a"], b"/bin/x")
+    entries = format_exec(0, 1, 2, 3, 4, 5, [b"a"], b"/bin/x")
     assert _parsed(dump(0, entries[1:], events=1)) == [Lost(0, 1)]
 
 
 @settings(max_examples=300)
 @given(st.lists(st.text(max_size=80)))
 @example(["PT_DUMP 1", "PT_DUMP 2"])
-@example(["@m0[1, 2, 2, 0]: (0" + ", 0" * 8 + ")", "PT_END 5 3"])
+@example(["@m0[1, 2, 2, 0]: (0" + ", 0" * 16 + ")", "PT_END 5 3"])
+@example(["@c1[1, 2, 3, 0, 1]: { .w = [" + ",".join(["9"] * 16) + "] }", "PT_FINAL 0"])
 def test_arbitrary_text_raises_nothing_but_parse_error(lines):
     try:
         _parsed([line.encode("utf-8", "surrogateescape") for line in lines])
     except ParseError:
         pass
-
-
-def test_script_and_parser_agree_on_the_layout():
-    script = script_text()
-    assert f"while ($i < {ARGV_CHUNKS})" in script
-    assert f"while ($i < {FILENAME_CHUNKS})" in script
-    assert script.count(f"$i * {PRINTED_BYTES} + {PRINTED_BYTES} >") == 2
-    assert script.count(f"$i * {CHUNK_BYTES} + {CHUNK_BYTES} >") == 2
-    assert f"while ($i < {MAP_ARGV_BYTES // CHUNK_BYTES})" in script
-    assert f"while ($i < {MAP_NAME_BYTES // CHUNK_BYTES})" in script
-    assert f"if ($n > {MAP_ARGV_BYTES})" in script and f"if ($fn > {MAP_NAME_BYTES})" in script
-    assert f"$ep % {SLOTS}" in script and f"@m{SLOTS - 1}[" in script and f"@m{SLOTS}[" not in script
-    assert f"{ARGV_LIMIT} bytes" in script
 
 
 def test_the_flag_of_a_map_being_freed_is_not_an_event():

@@ -20,23 +20,23 @@ def test_events_from_before_the_snapshot_are_dropped_and_the_snapshot_heads_the_
     # probes partly attached: a Fork whose child's Exec and Exit were not watched yet
     early = [Begin(500, 10), Fork(600, 10, 12, 10), SetPGID(700, 12, 10, 12), Lost(700, 1)]
     later = [Exit(1_500, 11, 10, 10, sid=10, exit_code=0), Fork(1_600, 10, 13, 10)]
-    out, said = _run([early, later, [Tick(1_100, 0)], [Tick(1_200, 0)]])
-    assert out == [[SH, SLEEP, Begin(500, 10), Lost(700, 1), *later, Tick(1_100, 0), Tick(1_200, 0)]]
+    out, said = _run([early, later, [Tick(1_100)], [Tick(1_200)]])
+    assert out == [[SH, SLEEP, Begin(500, 10), Lost(700, 1), *later, Tick(1_100), Tick(1_200)]]
     assert said == []
 
 
 def test_what_the_probes_saw_while_proc_was_read_wins_over_the_snapshot():
     fork = Fork(1_003, 10, 11, 10)        # the sleep was forked during the scan: its Fork tells it
     exec_ = Exec(1_004, 10, 1, 10, ("sh", "-c", "other"), filename="/bin/sh", sid=10)  # so was sh's exec
-    out, said = _run([[fork, exec_, Tick(1_050, 0)], [Tick(1_150, 0)]])
-    assert out == [[fork, exec_, Tick(1_050, 0), Tick(1_150, 0)]]
+    out, said = _run([[fork, exec_, Tick(1_050)], [Tick(1_150)]])
+    assert out == [[fork, exec_, Tick(1_050), Tick(1_150)]]
     assert said == []
 
 
 def test_a_process_that_ended_before_proc_could_be_read_is_said():
     gone = Exit(1_005, 14, 10, 10, sid=10, exit_code=0)
-    out, said = _run([[gone, Tick(1_050, 0), Tick(1_150, 0)]])
-    assert out == [[SH, SLEEP, gone, Tick(1_050, 0), Tick(1_150, 0)]]
+    out, said = _run([[gone, Tick(1_050), Tick(1_150)]])
+    assert out == [[SH, SLEEP, gone, Tick(1_050), Tick(1_150)]]
     assert said == ["1 process of the tree ended as the recording began, before /proc could be read: "
                     "only the Exit is recorded, not the command line (pid 14)"]
 
@@ -47,15 +47,15 @@ def test_batches_are_held_until_the_events_up_to_the_end_of_the_snapshot_are_all
     def batches():
         # the dump asked for at 1_005 may not hold everything until 1_010; the
         # one after the dump asked for at 1_020 does
-        for batch in ([Tick(1_005, 0)], [Tick(1_020, 0)], [Tick(1_120, 0)], [Tick(1_220, 0)]):
+        for batch in ([Tick(1_005)], [Tick(1_020)], [Tick(1_120)], [Tick(1_220)]):
             pulled.append(batch[0].timestamp)
             yield batch
 
     out = reconcile(batches(), SNAPSHOT, say=lambda message: None)
     first = next(out)
     assert pulled == [1_005, 1_020, 1_120]
-    assert first == [SH, SLEEP, Tick(1_005, 0), Tick(1_020, 0), Tick(1_120, 0)]
-    assert list(out) == [[Tick(1_220, 0)]]
+    assert first == [SH, SLEEP, Tick(1_005), Tick(1_020), Tick(1_120)]
+    assert list(out) == [[Tick(1_220)]]
 
 
 def test_a_stream_that_ends_early_still_gets_the_snapshot():

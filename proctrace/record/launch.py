@@ -6,7 +6,8 @@ command held back until bpftrace is ready, and asking /proc whether a pid lives
 (snapshot.py reads the rest of what `-p PID` needs).
 The recording loop itself lives in proctrace.record.session.
 
-    Tracer.start(tracer_argv([], "/usr/bin/bpftrace", script, 1234, adopt=False))  ->  a running bpftrace
+    tracer = Tracer.start(tracer_argv([], "/usr/bin/bpftrace", 1234))   a bpftrace, loading
+    tracer.send_script(script)                                           compiling, then attaching
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections import namedtuple
 
 from proctrace.events import TracerError
+
+TYPE_CHECKING = False  # typing (and dataclasses) cost start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
     "RunAs", "Tracer", "HeldCommand", "find_bpftrace", "tracer_argv", "tracer_env", "check_kernel",
@@ -36,27 +40,21 @@ BTF = "/sys/kernel/btf/vmlinux"
 TRACEPOINTS = ("task/task_newtask", "sched/sched_process_exec", "sched/sched_process_exit",
                "syscalls/sys_exit_setsid", "syscalls/sys_enter_setpgid", "syscalls/sys_exit_setpgid")
 
-# bpftrace 0.17 silently caps buf() at BPFTRACE_STRLEN (64 unless set): the
-# script prints a long argv in 160-byte chunks.  Its maps hold 16384 entries
-# each: an epoch's (100 ms) events and short argvs in one, as many live
-# processes in the tracking map.  They are preallocated kernel memory: about
-# 20 MiB in all (2.7 MiB per event map).
-TRACER_ENV = {"BPFTRACE_STRLEN": "160", "BPFTRACE_MAP_KEYS_MAX": "16384"}
-# Per-CPU perf buffers absorb bursts of long argvs that bpftrace's formatting
-# cannot keep up with (500 execs with 8 KB of argv in 0.7 s lose events with
-# 1 MiB per CPU, none with 4 MiB on a quiet machine; on a busy one 4 MiB lost
-# 335 of them, so up to 16 MiB).  They are locked memory, so big machines get less per CPU.
-PERF_BUFFER_BUDGET = 64 << 20
-PERF_PAGES_MIN, PERF_PAGES_MAX = 64, 4096
+# The maps hold 16384 entries each: an epoch's (100 ms) events and partial
+# argv chunks in @m, its whole 128-byte chunks in @c, as many live processes
+# in the tracking map.  They are preallocated kernel memory: about 16 MiB in
+# all (3.6 MiB per epoch map).  The perf buffers carry only the ticks' few
+# lines: bpftrace's default size (64 pages per CPU) is ample.
+TRACER_ENV = {"BPFTRACE_MAP_KEYS_MAX": "16384"}
+# bpftrace loads the kernel's BTF (5 MB, 50 ms at every start) to type what
+# a program reads; ours reads raw offsets (see proctrace.bt) and needs none of
+# it, so it is handed BTF without types: a header and an empty string table.
+NO_TYPES_BTF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no-types.btf")
 
 
 def tracer_env() -> Dict[str, str]:
-    """The environment variables bpftrace runs with (see TRACER_ENV)."""
-    per_cpu = PERF_BUFFER_BUDGET // max(1, os.cpu_count() or 1) // 4096
-    pages = PERF_PAGES_MIN
-    while pages * 2 <= min(per_cpu, PERF_PAGES_MAX):
-        pages *= 2  # bpftrace wants a power of two
-    return dict(TRACER_ENV, BPFTRACE_PERF_RB_PAGES=str(pages))
+    """The environment variables bpftrace runs with (see TRACER_ENV and NO_TYPES_BTF)."""
+    return dict(TRACER_ENV, BPFTRACE_BTF=NO_TYPES_BTF)
 
 
 # bpftrace prints this on kernels that account BPF memory to cgroups (5.11+),
@@ -64,17 +62,14 @@ def tracer_env() -> Dict[str, str]:
 HARMLESS = (b"couldn't set RLIMIT_MEMLOCK",)
 
 
-@dataclass(frozen=True)
-class RunAs:
-    """The user the command runs as when proctrace itself runs under sudo."""
+class RunAs(namedtuple("RunAs", "uid gid groups name home shell", defaults=(None, "", ""))):
+    """The user the command runs as when proctrace itself runs under sudo.
 
-    uid: int
-    gid: int
-    groups: Tuple[int, ...]
-    # from the password database; None when the uid has no entry there
-    name: Optional[str] = None
-    home: str = ""
-    shell: str = ""
+    uid, gid, groups; and from the password database name (None when the
+    uid has no entry there), home and shell.
+    """
+
+    __slots__ = ()
 
     def environment(self, environ: Dict[str, str]) -> Dict[str, str]:
         """`environ` with the user's HOME, USER, LOGNAME, SHELL (and MAIL), as `sudo -u` sets them.
@@ -167,10 +162,14 @@ def check_kernel() -> None:
                           "proctrace needs CONFIG_FTRACE_SYSCALLS and a kernel of 5.x or later")
 
 
-def tracer_argv(prefix: Sequence[str], bpftrace: str, script: str, root: int, adopt: bool) -> List[str]:
-    """The command line that runs the script on `root` (see proctrace.bt's header)."""
-    return list(prefix) + [bpftrace, "-B", "line", "--no-warnings", "-e", script,
-                           str(root), "1" if adopt else "0"]
+def tracer_argv(prefix: Sequence[str], bpftrace: str, root: int) -> List[str]:
+    """The command line that runs on `root` the script it is sent (see proctrace.bt's header).
+
+    The program comes on standard input ("-"): bpftrace is started first and
+    loads its libraries (40 ms) while proctrace reads the kernel's BTF and
+    fills in the script, which then goes to Tracer.send_script.
+    """
+    return list(prefix) + [bpftrace, "-B", "line", "--no-warnings", "-", str(root)]
 
 
 def describe_returncode(returncode: Optional[int]) -> str:
@@ -225,11 +224,19 @@ class Tracer:
         env = dict(os.environ)
         env.update(tracer_env())
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, env=env, preexec_fn=_tracer_child_setup)
         except OSError as err:
             raise TracerError(f"cannot run {argv[0]}: {err.strerror}") from None
         return cls(process)
+
+    def send_script(self, script: str) -> None:
+        """Hand bpftrace its program (it reads standard input to the end, then compiles)."""
+        try:
+            self.process.stdin.write(script.encode("utf-8"))
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass  # it went away: wait_begin says why, from its stderr
 
     def wait_begin(self, timeout: float) -> Tuple[List[bytes], bytes]:
         """Read until the PT_BEGIN line; (lines so far, stderr so far) or TracerError.
@@ -271,6 +278,26 @@ class Tracer:
                 os.kill(self.process.pid, signal.SIGINT)
             except ProcessLookupError:
                 pass
+
+    def finish(self) -> None:
+        """Stop bpftrace once all it printed that is wanted has been read.
+
+        Killed, it skips what SIGINT costs it (its END probe, 100 ms waiting
+        for more output, printing its maps); the kernel still detaches every
+        probe before the process is gone, and that, about one RCU grace
+        period per tracepoint, is then all that is left of its exit.  Under
+        sudo, which cannot pass SIGKILL on, it is interrupted instead.
+        """
+        if self.process.poll() is not None:
+            return
+        self.interrupted = True
+        try:
+            os.kill(self.process.pid, signal.SIGKILL)
+        except PermissionError:
+            self.interrupted = False
+            self.interrupt()
+        except ProcessLookupError:
+            pass
 
     def kill(self) -> None:
         """Stop bpftrace at once (its output is not wanted any more)."""

@@ -1,65 +1,55 @@
 """bpftrace's raw output lines -> proctrace events (plus a few control markers).
 
-proctrace.bt keeps events in BPF maps and has bpftrace print them an epoch
-(100 ms) at a time, because a line per event would wake bpftrace per event
-(its header says more).  So the lines are map entries, grouped by markers:
+proctrace.bt keeps events, and every argv, in BPF maps and has bpftrace
+print them an epoch (100 ms) at a time, because a line per event would wake
+bpftrace per event (its header says more).  So the lines are map entries,
+grouped by markers:
 
     PT_DUMP 4
-    @m0[1095830107075, 18881, 1, 0]: (4, 18750, 18746, 0, 0, 0, 0, 0, 0)
+    @m0[1095830107075, 18881, 1, 0]: (4, 18750, 18746, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     @n[4, 0]: 1
     PT_DUMPED 4 1095930107075
 
     ->  Fork(1095830107075, 18750, 18881, 18746)
 
 and the events of an epoch come out when its PT_DUMPED line is read, or, for
-the last epochs, which bpftrace prints as it exits, at the end.  Each epoch is
-checked against the counts the script kept: events that never reached user
-space (an epoch that filled its map) become a Lost event; an exec whose argv
-chunks went missing is kept, cut at the gap and marked truncated.
+the last epochs, which bpftrace prints as it exits, at the end.  An argv is
+in 128-byte chunks: whole ones in @c entries, the last, partial one in an @m
+entry (zero-filled), both keyed by the pid and the timestamp of their exec:
 
-A long argv (or filename) is not in the maps but printed as it happens, in
-hex chunks tagged with the pid and the timestamp of its exec:
+    @c1[1095830107075, 18881, 3, 0, 5]: { .w = [7596498889059152431,...] }
 
-    A 18881 1095830107075 0 \\x2f\\x62...
-
-An exec waiting for such chunks comes out once they have all arrived (they
-may come after its epoch when bpftrace lags behind a burst), or at the end.
+Each epoch is checked against the counts the script kept: events that never
+reached user space (an epoch that filled its map) become a Lost event; an
+exec whose argv chunks went missing is kept, cut at the gap and marked
+truncated.  PT_FINAL E says that the root has exited and that epoch E, the
+one of its exit, is complete: the recorder stops bpftrace then, and what it
+may have printed of later epochs is not read.
 """
 
 from __future__ import annotations
 
-import binascii
 import re
 import struct
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
+from proctrace.record.script import ARGV_CHUNKS, CHUNK_BYTES, CHUNK_WORDS, FILENAME_CHUNKS, SLOTS
 
 __all__ = [
-    "Begin", "End", "Tick", "Message", "Garbled", "parse_batches", "decode_wait_status",
-    "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "ARGV_LIMIT", "SLOTS", "PRINTED_BYTES",
-    "MAP_ARGV_BYTES", "MAP_NAME_BYTES",
+    "Begin", "End", "Tick", "Final", "Message", "Garbled", "parse_batches",
+    "decode_wait_status", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "ARGV_LIMIT", "SLOTS",
 ]
 
-# Must match proctrace.bt (a test checks that it does).
-SLOTS = 4
-CHUNK_WORDS = 8
-CHUNK_BYTES = 8 * CHUNK_WORDS
-# An argv up to MAP_ARGV_BYTES (a filename up to MAP_NAME_BYTES) is in the maps;
-MAP_ARGV_BYTES, MAP_NAME_BYTES = 512, 256
-# a longer one is printed in chunks of PRINTED_BYTES.
-PRINTED_BYTES = 160
-ARGV_CHUNKS = 800
-FILENAME_CHUNKS = 26
 # Bytes of argv recorded exactly; a longer argv is cut and marked truncated.
-ARGV_LIMIT = PRINTED_BYTES * ARGV_CHUNKS
-FILENAME_LIMIT = PRINTED_BYTES * FILENAME_CHUNKS
+ARGV_LIMIT = CHUNK_BYTES * ARGV_CHUNKS
+FILENAME_LIMIT = CHUNK_BYTES * FILENAME_CHUNKS
 
-# The kinds of map entry (the third number of an @m key).
-# (4 and 6 are no longer written)
+# The kinds of map entry (the third number of a key).  (4 and 6 are not written.)
 FORK, EXEC, ARGV_CHUNK, _, NAME_CHUNK, _, EXIT, SETSID, SETPGID = range(1, 10)
 _EVENT_KINDS = (FORK, EXEC, EXIT, SETSID, SETPGID)
+_CHUNK_KINDS = (ARGV_CHUNK, NAME_CHUNK)
 # The per-epoch counts (the second number of an @n key): events written, epoch begun.
 _EVENTS, _BEGAN = 0, 2
 
@@ -81,18 +71,21 @@ class End:
 
 @dataclass(frozen=True)
 class Tick:
-    """An epoch was printed: bpftrace has read what the kernel gave it up to `timestamp`.
-
-    `waiting` execs still wait for printed chunks of their argv or filename.
-    """
+    """An epoch was printed: bpftrace has read what the kernel gave it up to `timestamp`."""
 
     timestamp: int
-    waiting: int
+
+
+@dataclass(frozen=True)
+class Final:
+    """The root has exited, and every epoch up to the one of its exit has been told."""
+
+    epoch: int
 
 
 @dataclass(frozen=True)
 class Message:
-    """A line that is not ours: bpftrace's own messages ("Attaching 11 probes...")."""
+    """A line that is not ours: bpftrace's own messages ("Attaching 9 probes...")."""
 
     text: str
 
@@ -106,20 +99,22 @@ class Garbled:
     reason: str
 
 
-Item = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost, Begin, End, Tick, Message, Garbled]
+Item = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost, Begin, End, Tick, Final, Message, Garbled]
+Key = Tuple[int, int, int, int]
 
 _BEGIN = re.compile(rb"PT_BEGIN (\d+) (-?\d+)")
 _END = re.compile(rb"PT_END (\d+) (\d+)")
-_DUMP = re.compile(rb"PT_DUMP (\d+)|PT_DUMPED (\d+) (\d+)")
-# @m2[1095830107075, 18881, 1, 0]: (4, 18750, 18746, 0, 0, 0, 0, 0, 0)
-_ENTRY = re.compile(rb"@m(\d+)\[(\d+), (\d+), (\d+), (\d+)\]: \((-?\d+(?:, -?\d+){%d})\)" % CHUNK_WORDS)
+_DUMP = re.compile(rb"PT_DUMP (\d+)|PT_DUMPED (\d+) (\d+)|PT_FINAL (\d+)")
+# @m1[1095830107075, 18881, 1, 0]: (4, 18750, 18746, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+_ENTRY = re.compile(rb"@m(\d+)\[(\d+), (\d+), (\d+), (\d+)\]: \((\d+(?:, \d+){%d})\)" % CHUNK_WORDS)
+# @c0[1095830107075, 18881, 3, 0, 4]: { .w = [7596498889059152431,...,8] }
+_CHUNK = re.compile(rb"@c(\d+)\[(\d+), (\d+), (\d+), (\d+), (\d+)\]: \{ \.w = \[(\d+(?:,\d+){%d})\] \}"
+                    % (CHUNK_WORDS - 1))
 # @n[4, 0]: 12
-_COUNT = re.compile(rb"@n\[(-?\d+), (\d+)\]: (\d+)")
-# A 18750 1095828463091 0 \x62\x61\x73\x68\x00      (and N lines, the same shape)
-_PRINTED = re.compile(rb"([AN]) (\d+) (\d+) (\d+) ((?:\\x[0-9a-f]{2})*)")
+_COUNT = re.compile(rb"@n\[(\d+), (\d+)\]: (\d+)")
 # Lost 12 events   (bpftrace's own message when a per-CPU buffer overflowed)
 _LOST = re.compile(rb"Lost (\d+) events")
-_CHUNK = struct.Struct(f"={CHUNK_WORDS}q")
+_WORDS = struct.Struct(f"<{CHUNK_WORDS}Q")
 
 
 def decode_wait_status(code: int) -> Tuple[Optional[int], Optional[int]]:
@@ -138,65 +133,33 @@ def _split_argv(data: bytes) -> Tuple[str, ...]:
     return tuple(part.decode("utf-8", "surrogateescape") for part in parts)
 
 
-def _mapped(pieces: Dict[Tuple[int, int], Tuple[int, ...]], kind: int, size: int) -> Tuple[bytes, bool]:
-    """The bytes of a short argv or filename from its chunk entries -> (bytes, complete).
-
-    A missing entry cuts the bytes there: what is kept is certain.
-    """
+def _region(chunks: Dict[int, bytes], size: int, limit: int) -> Tuple[bytes, bool]:
+    """An argv's or filename's bytes from its chunks -> (bytes, complete); a missing chunk cuts it there."""
     parts = []
-    for index in range(-(-size // CHUNK_BYTES)):
-        values = pieces.get((kind, index))
-        if values is None:
+    for index in range(-(-min(size, limit) // CHUNK_BYTES)):
+        part = chunks.get(index)
+        if part is None:
             return b"".join(parts), False
-        parts.append(_CHUNK.pack(*values[1:]))
+        parts.append(part)
     return b"".join(parts)[:size], True
 
 
-def _printed(chunks: Dict[int, bytes], size: int, limit: int) -> Tuple[bytes, bool]:
-    """The bytes of a long argv or filename from its printed chunks -> (bytes, complete)."""
-    parts = []
-    for index in range(-(-min(size, limit) // PRINTED_BYTES)):
-        if index not in chunks:
-            return b"".join(parts), False
-        parts.append(chunks[index])
-    return b"".join(parts), True
+def _exec(key: Key, values: Tuple[int, ...], pieces: Dict[Tuple[int, int], bytes]) -> Exec:
+    """The Exec, marked truncated when argv was cut or some of it went missing."""
+    timestamp, pid = key[:2]
+    _, ppid, pgid, sid, argv_bytes, name_bytes = values[:6]
+    argv = {index: data for (kind, index), data in pieces.items() if kind == ARGV_CHUNK}
+    names = {index: data for (kind, index), data in pieces.items() if kind == NAME_CHUNK}
+    data, complete = _region(argv, argv_bytes, ARGV_LIMIT)
+    name, name_complete = _region(names, name_bytes, FILENAME_LIMIT)
+    filename = None
+    if name_complete and 0 < name_bytes <= FILENAME_LIMIT:
+        filename = name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    return Exec(timestamp, pid, ppid, pgid, _split_argv(data), filename=filename, sid=sid,
+                cmdline_truncated=not complete or argv_bytes > ARGV_LIMIT)
 
 
-class _ExecParts:
-    """An exec's header, its map entries and its printed chunks, until it can be told."""
-
-    __slots__ = ("timestamp", "pid", "values", "pieces", "argv", "name")
-
-    def __init__(self, timestamp: int, pid: int, values: Tuple[int, ...],
-                 pieces: Dict[Tuple[int, int], Tuple[int, ...]]):
-        self.timestamp, self.pid, self.values, self.pieces = timestamp, pid, values, pieces
-        self.argv: Dict[int, bytes] = {}
-        self.name: Dict[int, bytes] = {}
-
-    def complete(self) -> bool:
-        argv_bytes, name_bytes = self.values[4], self.values[5]
-        return ((argv_bytes <= MAP_ARGV_BYTES or _printed(self.argv, argv_bytes, ARGV_LIMIT)[1])
-                and (name_bytes <= MAP_NAME_BYTES or _printed(self.name, name_bytes, FILENAME_LIMIT)[1]))
-
-    def event(self) -> Exec:
-        """The Exec, marked truncated when argv was cut or some of it went missing."""
-        _, ppid, pgid, sid, argv_bytes, name_bytes = self.values[:6]
-        if argv_bytes <= MAP_ARGV_BYTES:
-            data, complete = _mapped(self.pieces, ARGV_CHUNK, argv_bytes)
-        else:
-            data, complete = _printed(self.argv, argv_bytes, ARGV_LIMIT)
-        if name_bytes <= MAP_NAME_BYTES:
-            name, name_complete = _mapped(self.pieces, NAME_CHUNK, name_bytes)
-        else:
-            name, name_complete = _printed(self.name, name_bytes, FILENAME_LIMIT)
-        filename = None
-        if name_complete and 0 < name_bytes <= FILENAME_LIMIT:
-            filename = name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-        return Exec(self.timestamp, self.pid, ppid, pgid, _split_argv(data), filename=filename, sid=sid,
-                    cmdline_truncated=not complete or argv_bytes > ARGV_LIMIT)
-
-
-def _event(key: Tuple[int, int, int, int], values: Tuple[int, ...]) -> Item:
+def _event(key: Key, values: Tuple[int, ...]) -> Item:
     """A Fork, Exit, SetSID or SetPGID from its map entry."""
     timestamp, pid, kind, _ = key
     if kind == FORK:
@@ -210,7 +173,7 @@ def _event(key: Tuple[int, int, int, int], values: Tuple[int, ...]) -> Item:
 
 
 class _Epochs:
-    """The entries, counts and printed chunks read so far, and what has been told."""
+    """The entries and counts read so far, by epoch, and which epochs have been told."""
 
     def __init__(self, strict: bool, source: str):
         self.strict = strict
@@ -218,37 +181,22 @@ class _Epochs:
         self.counts: Dict[Tuple[int, int], int] = {}
         self.done: set = set()
         self.dumping: Optional[int] = None       # the epoch between PT_DUMP and PT_DUMPED
-        self.dumped: Dict[Tuple[int, int, int, int], Tuple[int, ...]] = {}
+        self.dumped: Dict[Key, object] = {}
         # entries printed outside a dump (as bpftrace exits), by epoch
-        self.left: Dict[int, Dict[Tuple[int, int, int, int], Tuple[int, ...]]] = {}
+        self.left: Dict[int, Dict[Key, object]] = {}
         self.last_epoch: Optional[int] = None    # from PT_END
+        self.final: Optional[int] = None         # from PT_FINAL
         self.last_timestamp = 0
-        # (pid, timestamp) -> printed chunks of execs not yet read, and execs waiting for chunks
-        self.printed: Dict[Tuple[int, int], Tuple[Dict[int, bytes], Dict[int, bytes]]] = {}
-        self.waiting: Dict[Tuple[int, int], _ExecParts] = {}
 
-    def entry(self, key: Tuple[int, int, int, int], values: Tuple[int, ...]) -> None:
-        epoch = values[0]
+    def entry(self, epoch: int, key: Key, value: object) -> None:
+        """An @m entry (its values) or an @c entry (its bytes)."""
         # A map is read entry by entry; one cleared meanwhile can show an
         # entry twice, or a later epoch's entries, which come again in theirs.
         if self.dumping is not None:
             if epoch == self.dumping:
-                self.dumped[key] = values
+                self.dumped[key] = value
         elif epoch not in self.done:
-            self.left.setdefault(epoch, {})[key] = values
-
-    def chunk(self, kind: bytes, pid: int, timestamp: int, index: int, data: bytes) -> List[Item]:
-        """A printed chunk of a long argv or filename: an Exec when it was the last one missing."""
-        exec_ = self.waiting.get((pid, timestamp))
-        if exec_ is not None:
-            (exec_.argv if kind == b"A" else exec_.name)[index] = data
-            if exec_.complete():
-                del self.waiting[pid, timestamp]
-                return [exec_.event()]
-            return []
-        argv, name = self.printed.setdefault((pid, timestamp), ({}, {}))
-        (argv if kind == b"A" else name)[index] = data
-        return []
+            self.left.setdefault(epoch, {})[key] = value
 
     def begin_dump(self, epoch: int) -> None:
         if self.dumping is not None:
@@ -264,44 +212,37 @@ class _Epochs:
         return self.resolve(epoch, entries, lineno)
 
     def finish(self, lineno: int) -> List[Item]:
-        """The epochs bpftrace printed as it exited, those never printed, and the execs still waiting."""
+        """The epochs bpftrace printed as it exited and those never printed (up to PT_FINAL's, if any)."""
         out: List[Item] = []
         epochs = set(self.left)
         if self.last_epoch is not None:
             epochs.update(range(self.last_epoch + 1))
         epochs.update(epoch for epoch, what in self.counts if what != _BEGAN)
+        if self.final is not None:
+            # stopped once the root's epoch was told: what began after it is not ours to check
+            epochs = {epoch for epoch in epochs if epoch <= self.final}
         for epoch in sorted(epochs - self.done):
             out.extend(self.resolve(epoch, self.left.pop(epoch, {}), lineno))
-        # their last chunks never came: what came is kept, marked truncated
-        out.extend(exec_.event() for exec_ in sorted(self.waiting.values(), key=lambda e: e.timestamp))
-        self.waiting.clear()
         return out
 
-    def resolve(self, epoch: int, entries: Dict[Tuple[int, int, int, int], Tuple[int, ...]],
-                lineno: int) -> List[Item]:
+    def resolve(self, epoch: int, entries: Dict[Key, object], lineno: int) -> List[Item]:
         """One epoch's entries -> its events in time order, plus a Lost event for what is missing."""
         self.done.add(epoch)
-        pieces: Dict[Tuple[int, int], Dict[Tuple[int, int], Tuple[int, ...]]] = {}
+        pieces: Dict[Tuple[int, int], Dict[Tuple[int, int], bytes]] = {}
         heads = []
-        for key, values in entries.items():
+        for key, value in entries.items():
             if key[2] in _EVENT_KINDS:
-                heads.append((key, values))
+                heads.append((key, value))
             else:
-                pieces.setdefault(key[:2], {})[key[2:]] = values
+                data = value if isinstance(value, bytes) else _WORDS.pack(*value[1:])
+                pieces.setdefault(key[:2], {})[key[2:]] = data
         heads.sort()
         out: List[Item] = []
         for key, values in heads:
-            if key[2] != EXEC:
-                out.append(_event(key, values))
-                continue
-            exec_ = _ExecParts(key[0], key[1], values, pieces.get(key[:2], {}))
-            printed = self.printed.pop((key[1], key[0]), None)
-            if printed is not None:
-                exec_.argv, exec_.name = printed
-            if exec_.complete():
-                out.append(exec_.event())
+            if key[2] == EXEC:
+                out.append(_exec(key, values, pieces.get(key[:2], {})))
             else:
-                self.waiting[key[1], key[0]] = exec_
+                out.append(_event(key, values))
         if heads:
             self.last_timestamp = max(self.last_timestamp, heads[-1][0][0])
         expected = self.counts.get((epoch, _EVENTS))
@@ -334,9 +275,11 @@ def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True,
             line = raw.rstrip(b"\r\n")
             if not line.strip():
                 continue
+            if epochs.final is not None and line[:1] in (b"@", b"P"):
+                continue  # the recording ended with the root's epoch
             try:
                 item = _parse_line(line, epochs, lineno, out)
-            except (ValueError, binascii.Error) as err:
+            except ValueError as err:
                 if strict:
                     raise ParseError(source, lineno, str(err)) from None
                 out.append(Garbled(lineno, line.decode("utf-8", "backslashreplace"), str(err)))
@@ -353,27 +296,33 @@ def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True,
         yield rest
 
 
+def _key(match) -> Key:
+    return (int(match.group(2)), int(match.group(3)), int(match.group(4)), int(match.group(5)))
+
+
 def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> Optional[Item]:
     """One line -> the item it is, or None when it only fed the epochs (whose events go to `out`)."""
     if line.startswith(b"@m"):
         match = _ENTRY.fullmatch(line)
         if not match or int(match.group(1)) >= SLOTS:
             raise ValueError("malformed map entry")
-        key = (int(match.group(2)), int(match.group(3)), int(match.group(4)), int(match.group(5)))
+        key = _key(match)
         values = tuple(map(int, match.group(6).split(b", ")))
-        if not FORK <= key[2] <= SETPGID or values[0] < 0:
+        if key[2] not in _EVENT_KINDS + _CHUNK_KINDS:
             raise ValueError("a map entry of no known kind")
-        if key[2] in _EVENT_KINDS and min(values[1:6]) < 0:
-            raise ValueError("a field is negative")
-        epochs.entry(key, values)
+        epochs.entry(values[0], key, values)
         return None
-    if line[:2] in (b"A ", b"N "):
-        match = _PRINTED.fullmatch(line)
-        if not match:
-            raise ValueError("malformed chunk line")
-        data = binascii.a2b_hex(match.group(5).replace(b"\\x", b""))
-        out.extend(epochs.chunk(match.group(1), int(match.group(2)), int(match.group(3)),
-                                int(match.group(4)), data))
+    if line.startswith(b"@c"):
+        match = _CHUNK.fullmatch(line)
+        if not match or int(match.group(1)) >= SLOTS:
+            raise ValueError("malformed chunk entry")
+        key = _key(match)
+        if key[2] not in _CHUNK_KINDS:
+            raise ValueError("a chunk entry of no known kind")
+        words = tuple(map(int, match.group(7).split(b",")))
+        if max(words) >= 1 << 64:
+            raise ValueError("a chunk word is out of range")
+        epochs.entry(int(match.group(6)), key, _WORDS.pack(*words))
         return None
     if line.startswith(b"@f"):
         return None  # a map's busy flag (proctrace.bt's tick), printed if bpftrace stops mid-dump
@@ -383,15 +332,18 @@ def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> O
             raise ValueError("malformed count")
         epochs.counts[int(match.group(1)), int(match.group(2))] = int(match.group(3))
         return None
-    if line.startswith(b"PT_DUMP"):
+    if line.startswith(b"PT_DUMP") or line.startswith(b"PT_FINAL"):
         match = _DUMP.fullmatch(line)
         if not match:
             raise ValueError("malformed PT_DUMP line")
         if match.group(1) is not None:
             epochs.begin_dump(int(match.group(1)))
             return None
+        if match.group(4) is not None:
+            epochs.final = int(match.group(4))
+            return Final(epochs.final)
         out.extend(epochs.end_dump(int(match.group(2)), lineno))
-        return Tick(int(match.group(3)), len(epochs.waiting))
+        return Tick(int(match.group(3)))
     if line.startswith(b"PT_BEGIN"):
         match = _BEGIN.fullmatch(line)
         if not match:

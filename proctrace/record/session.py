@@ -17,12 +17,18 @@ import os
 import select
 import signal
 import time
-from typing import Dict, Iterator, List, Optional, TextIO, Tuple
 
 from proctrace.events import Exec, Exit, Fork, Lost, ProctraceError, to_json
 from proctrace.record import launch
-from proctrace.record.parse import Begin, End, Garbled, Message, Tick, parse_batches
-from proctrace.record.snapshot import Snapshot, reconcile, report_unseen_exits, take_snapshot
+
+TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
+if TYPE_CHECKING:
+    from typing import Dict, Iterator, List, Optional, TextIO, Tuple
+
+    from proctrace.record.snapshot import Snapshot
+
+# parse.py and snapshot.py are imported once bpftrace has been started: it
+# compiles meanwhile, and the command waits for it, not for our imports.
 
 __all__ = ["run_record"]
 
@@ -31,16 +37,16 @@ __all__ = ["run_record"]
 WINDOW_NS = 1_000_000_000
 # How long bpftrace may take to compile, verify and attach the script.
 BEGIN_TIMEOUT_S = 120.0
-# proctrace.bt keeps events in maps that bpftrace prints as it exits, but it
-# prints a long argv as it comes, and bpftrace drops what it has not read yet
-# when it is stopped: it is stopped once it has read what the kernel gave it
-# until CATCH_UP_NS after the root ended (the dump markers say when they were
-# asked for; by then the epoch of the end was printed too, and with it the
-# orphans --follow-orphans waits for), and no exec waits for the chunks of
-# its argv, or GIVE_UP_NS after the end, even if one still does (they were
-# lost).  A bpftrace that prints nothing for EXIT_GRACE_S is stopped anyway.
+# With a command (and no --follow-orphans) the script says when the root's
+# exit has been printed (PT_FINAL): bpftrace is stopped then.  Otherwise it is
+# interrupted, and prints what its maps still hold as it exits, once it has
+# read what the kernel gave it until CATCH_UP_NS after the root ended (the
+# dump markers say when they were asked for; by then the epoch of the end was
+# printed too, and with it the orphans --follow-orphans waits for).  A
+# bpftrace that prints nothing for EXIT_GRACE_S is stopped anyway.
+# A bpftrace that lags far behind still has FINAL_WAIT_NS to print it.
 CATCH_UP_NS = 300_000_000
-GIVE_UP_NS = 1_000_000_000
+FINAL_WAIT_NS = 10_000_000_000
 EXIT_GRACE_S = 2.0
 # How long bpftrace may take to drain and exit once asked to.
 DRAIN_TIMEOUT_S = 15.0
@@ -60,7 +66,7 @@ class _Tree:
         self.root_exit: Optional[Exit] = None
         self.ended = False          # the END marker was read
         self.read_up_to = 0         # bpftrace has read what the kernel gave it until then
-        self.waiting = 0            # execs waiting for printed chunks
+        self.final = False          # the root's exit has been told (PT_FINAL)
         self.lost = 0
 
 
@@ -110,11 +116,13 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
         root = pid
         tree = _Tree(root, {})  # filled by the snapshot's Execs
 
-    argv = launch.tracer_argv(prefix, bpftrace, script_text(), root, adopt=held is None)
     tracer = None
     failure = None
     try:
-        tracer = launch.Tracer.start(argv)
+        # bpftrace first: it loads its libraries while the script is made
+        tracer = launch.Tracer.start(launch.tracer_argv(prefix, bpftrace, root))
+        tracer.send_script(script_text(adopt=not command, end_on_root=not follow_orphans))
+        _import_the_rest()
         lines, early_err = tracer.wait_begin(BEGIN_TIMEOUT_S)
         interrupted = set(signal.sigpending()) & set(FORWARDED)
         if interrupted:
@@ -136,6 +144,7 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
                 say(f"{command[0]}: {failure.strerror}")
         else:
             # every probe is attached once PT_BEGIN has been read (see snapshot.py)
+            from proctrace.record.snapshot import take_snapshot
             snapshot = take_snapshot(pid)
         status = _record(tracer, held, tree, first, lines, early_err, output=output, debug=debug,
                          follow_orphans=follow_orphans, say=say, snapshot=snapshot)
@@ -150,10 +159,22 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
     return status
 
 
+def _import_the_rest() -> None:
+    """Import what the recording needs while bpftrace compiles (it takes a CPU for 0.4 s): imported
+    later, at the first lines, they would delay the reading of the last ones by 20 to 30 ms."""
+    import json  # noqa: F401  (events.to_json imports it at the first string it writes)
+
+    import proctrace.record.parse  # noqa: F401
+    import proctrace.record.snapshot  # noqa: F401
+    import proctrace.sort  # noqa: F401
+
+
 def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree, first: list,
             lines: List[bytes], early_err: bytes, *, output, debug: bool, follow_orphans: bool,
             say, snapshot: Optional[Snapshot] = None) -> int:
     """The recording loop proper; returns the exit status."""
+    from proctrace.record.parse import parse_batches
+    from proctrace.record.snapshot import reconcile, report_unseen_exits
     from proctrace.sort import sort_batches
 
     control: Dict[str, object] = {"interrupted_by": None, "died_early": False}
@@ -180,7 +201,8 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
             raise
         _wait_for_command(held)
         return _command_status(held)
-    if control["died_early"] or (tracer.process.returncode not in (0, None) and not tree.ended):
+    if control["died_early"] or (tracer.process.returncode not in (0, None)
+                                 and not tree.ended and not tree.final):
         when = " before the command ended" if control["died_early"] else ""
         say(f"warning: bpftrace stopped ({launch.describe_returncode(tracer.process.returncode)}){when}: "
             "the recording ends early")
@@ -236,6 +258,7 @@ def _drop_output(output) -> None:
 
 def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator[Tuple[List[int], list]]:
     """Parsed batches -> (timestamps, events) for the sorter, keeping `tree` up to date."""
+    from proctrace.record.parse import Begin, End, Final, Garbled, Message, Tick
     if first:
         yield [event.timestamp for event in first], list(first)
     for batch in batches:
@@ -247,7 +270,10 @@ def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator
                 tree.ended = True
                 continue
             if isinstance(item, Tick):
-                tree.read_up_to, tree.waiting = item.timestamp, item.waiting
+                tree.read_up_to = item.timestamp
+                continue
+            if isinstance(item, Final):
+                tree.final = True
                 continue
             if isinstance(item, Message):
                 if not item.text.startswith("Attaching ") and not debug:
@@ -320,10 +346,14 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
         if out:
             last_output = time.monotonic()
             yield out
+        if tree.final:
+            # the root's exit is told: nothing more is wanted (see Tracer.finish)
+            tracer.finish()
+            break
         if 0 < got < BATCH_BYTES:
             # Let lines gather: a busy tree then costs a wake-up per 10 ms,
             # not one per line.  Not when the pipe was full: bpftrace is
-            # waiting for us (a 128 KB argv is 512 KB of hex).
+            # waiting for us (a 128 KB argv is 300 KB of map entries).
             time.sleep(BATCH_S)
         # who sent us a signal?
         while True:
@@ -356,9 +386,10 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
             continue
         if ended_ns is None:
             ended_ns = time.monotonic_ns()
-        read = tree.read_up_to - ended_ns
-        caught_up = read >= CATCH_UP_NS and (not tree.waiting or read >= GIVE_UP_NS)
-        if not caught_up and now - last_output < EXIT_GRACE_S:
+        if (not follow_orphans and control["interrupted_by"] is None and now - last_output < EXIT_GRACE_S
+                and time.monotonic_ns() - ended_ns < FINAL_WAIT_NS):
+            continue  # PT_FINAL is coming
+        if tree.read_up_to - ended_ns < CATCH_UP_NS and now - last_output < EXIT_GRACE_S:
             continue
         if (follow_orphans and control["interrupted_by"] is None
                 and any(launch.pid_alive(p) for p in tree.alive if p != tree.root)):
@@ -370,8 +401,9 @@ def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree
         except Exception:  # noqa: BLE001 -- a stuck bpftrace must not hang us
             tracer.kill()
     if held is not None and held.status is None:
-        # bpftrace died first: still wait for the command and pass signals on
-        control["died_early"] = True
+        if not tree.final:
+            # bpftrace died first: still wait for the command and pass signals on
+            control["died_early"] = True
         _wait_for_command(held)
 
 
@@ -389,7 +421,9 @@ def _stderr_lines(lines: List[bytes], debug: bool, say) -> None:
 
 def _report_outlived(tree: _Tree, say) -> None:
     """List the tree's processes still running when the recording ends (they may hold pipes)."""
-    outlived = [(pid, argv) for pid, argv in sorted(tree.alive.items())
+    from proctrace.record.snapshot import read_cmdline
+    # what they run now: an orphan may have exec'd after the recording ended
+    outlived = [(pid, read_cmdline(pid) or argv) for pid, argv in sorted(tree.alive.items())
                 if pid != tree.root and launch.pid_alive(pid)]
     if not outlived:
         return

@@ -13,7 +13,7 @@ import sys
 import time
 
 mode = os.environ.get("FAKE_BPFTRACE_MODE", "lost")
-root = sys.argv[-2]
+root = sys.argv[-1]
 if mode == "reject":
     sys.stderr.write("stdin:3:5-9: ERROR: Unknown struct/union: 'task_strukt'\n")
     sys.exit(1)
@@ -27,7 +27,7 @@ if mode == "die":
 if mode == "killed":
     time.sleep(0.2)
     os.kill(os.getpid(), signal.SIGKILL)
-zeros = ", ".join(["0"] * 6)
+zeros = ", ".join(["0"] * 14)
 print("PT_DUMP 0", flush=True)
 print(f"@m0[{time.monotonic_ns()}, 999999, 1, 0]: (0, {root}, 1, {zeros})", flush=True)
 print("@n[0, 0]: 1", flush=True)

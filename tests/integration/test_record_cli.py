@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from proctrace.events import Exec, Exit, Fork
+from proctrace.events import Exec, Exit, Fork, Lost
 from recordkit import ROOT, attach, proctrace_env, read_recording, record_argv, run_record, wait_for
 
 pytestmark = pytest.mark.bpftrace
@@ -148,13 +148,29 @@ def test_debug_shows_raw_bpftrace_lines(tmp_path):
     assert "proctrace: bpftrace: \n" not in result.stderr
 
 
-def test_print_script_is_the_script_that_runs():
+@pytest.mark.parametrize("options, adopt, end_on_root", [
+    ((), False, True), (("-p", "1"), True, True), (("--follow-orphans",), False, False),
+])
+def test_print_script_is_the_script_that_runs(options, adopt, end_on_root):
     from proctrace.record import script_text
-    result = subprocess.run(record_argv("--print-script"), cwd=ROOT, env=proctrace_env(),
+    result = subprocess.run(record_argv("--print-script", *options), cwd=ROOT, env=proctrace_env(),
                             stdout=subprocess.PIPE, timeout=60)
     assert result.returncode == 0
-    assert result.stdout.decode() == script_text()
-    assert "tracepoint:sched:sched_process_exec" in script_text()
+    assert result.stdout.decode() == script_text(adopt=adopt, end_on_root=end_on_root)
+    assert "tracepoint:sched:sched_process_exec" in result.stdout.decode()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="bpftrace's dry run needs root too")
+def test_the_script_for_other_machines_than_x86_64_compiles(tmp_path):
+    # there setsid's and setpgid's records are read, not the saved registers
+    from proctrace.record.btf import field_offsets, read_btf
+    from proctrace.record.script import render_script
+    script = render_script(field_offsets(read_btf(), machine="aarch64"), adopt=True, end_on_root=True)
+    assert "tracepoint:syscalls:sys_enter_setpgid" in script
+    result = subprocess.run(["bpftrace", "--no-warnings", "--emit-elf", str(tmp_path / "x.elf"), "-e", script, "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (tmp_path / "x.elf").stat().st_size > 0
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
@@ -275,6 +291,20 @@ def test_a_burst_of_big_argv_is_recorded_completely(tmp_path):
     short = [len("".join(e.cmdline)) for e in execs if e.cmdline != ("/bin/true", "x" * 8000) or e.cmdline_truncated]
     assert not short, f"{len(short)} argvs cut short (lengths {short[:5]}), {result.stderr}"
     assert _exits(events)[_root_pid(events)].exit_code == 0
+
+
+def test_a_parallel_burst_of_big_argv_is_recorded_completely(tmp_path):
+    # Four at once, as a parallel build runs its compiler lines: bpftrace's
+    # buffers fill faster than with one at a time.
+    script = ('a=$(head -c 8000 /dev/zero | tr "\\0" x); '
+              'seq 300 | xargs -P4 -I{} /bin/true {} "$a"')
+    result, events = run_record(tmp_path, ["sh", "-c", script])
+    assert result.returncode == 0, result.stderr
+    execs = [e for e in events if isinstance(e, Exec) and e.cmdline[:1] == ("/bin/true",)]
+    assert sorted(int(e.cmdline[1]) for e in execs) == list(range(1, 301)), result.stderr
+    short = [e.cmdline[1] for e in execs if e.cmdline[2:] != ("x" * 8000,) or e.cmdline_truncated]
+    assert not short, f"{len(short)} argvs cut short (runs {short[:5]}), {result.stderr}"
+    assert not [e for e in events if isinstance(e, Lost)], result.stderr
 
 
 def test_ctrl_c_ends_a_pid_recording(tmp_path):

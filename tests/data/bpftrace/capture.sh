@@ -10,7 +10,7 @@ sh -c 'read x < "$1"; exec sh "$2"' held "$tmp/go" "$here/capture_workload.sh" &
 root=$!
 python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); from proctrace.record import script_text; print(script_text())' \
     "$here/../../.." > "$tmp/script.bt"
-BPFTRACE_STRLEN=160 BPFTRACE_MAP_KEYS_MAX=16384 bpftrace -B line --no-warnings "$tmp/script.bt" "$root" 0 > "$tmp/out" 2>/dev/null &
+BPFTRACE_MAP_KEYS_MAX=16384 bpftrace -B line --no-warnings "$tmp/script.bt" "$root" > "$tmp/out" 2>/dev/null &
 tracer=$!
 until grep -q PT_BEGIN "$tmp/out" 2>/dev/null; do sleep 0.05; done
 echo go > "$tmp/go"

@@ -6,4 +6,5 @@ line' 'a:b#c;d' "$(printf 'caf\303\251 \377\376')" >/dev/null
 sh -c 'exit 3'
 sh -c 'kill -KILL $$'
 /bin/true "$(head -c 5000 /dev/zero | tr '\0' x)" "$(head -c 700 /dev/zero | tr '\0' y)"
+"/$(printf 'bin/../%.0s' $(seq 30))bin/true" a-long-filename
 exit 5
