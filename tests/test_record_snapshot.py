@@ -1,7 +1,7 @@
 """How `record -p` puts its /proc snapshot in front of the probes' events (issue 10, point 5)."""
 
 from proctrace.events import Exec, Exit, Fork, Lost, SetPGID
-from proctrace.record.parse import Begin, Tick
+from proctrace.record.parse import Begin, Final, Tick
 from proctrace.record.snapshot import Snapshot, reconcile
 
 START, END = 1_000, 1_010
@@ -56,6 +56,20 @@ def test_batches_are_held_until_the_events_up_to_the_end_of_the_snapshot_are_all
     assert pulled == [1_005, 1_020, 1_120]
     assert first == [SH, SLEEP, Tick(1_005), Tick(1_020), Tick(1_120)]
     assert list(out) == [[Tick(1_220)]]
+
+
+def test_the_roots_exit_told_before_the_snapshot_is_complete_ends_the_wait():
+    # Regression: a root that exits within two ticks of the snapshot: after
+    # its Final the parser drops every tick, so waiting for one hung record.
+    exit_ = Exit(1_015, 10, 1, 10, sid=10, exit_code=4)
+
+    def batches():
+        yield [Tick(1_005), exit_]
+        yield [Final(3)]
+        raise AssertionError("reconcile waited for a tick after the Final")
+
+    out = reconcile(batches(), SNAPSHOT, say=lambda message: None)
+    assert next(out) == [SH, SLEEP, Tick(1_005), exit_, Final(3)]
 
 
 def test_a_stream_that_ends_early_still_gets_the_snapshot():

@@ -28,7 +28,7 @@ from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID
 from proctrace.record import launch
-from proctrace.record.parse import End, Tick
+from proctrace.record.parse import End, Final, Tick
 
 __all__ = ["Snapshot", "take_snapshot", "reconcile", "report_unseen_exits", "read_cmdline"]
 
@@ -71,13 +71,16 @@ def reconcile(batches: Iterable[list], snapshot: Snapshot, *, say) -> Iterator[l
     The batches are held until bpftrace has printed every event up to the
     end of the snapshot: an epoch is complete when its dump ends, so once a
     dump asked for after the snapshot has ended, the next one's has too.
+    Or until the root's exit is told (Final): everything up to it has been
+    printed, and no tick comes after it (a root that ends within 0.2 s of
+    the snapshot would otherwise hold the recording for ever).
     """
     batches = iter(batches)
     held: list = []
     asked_ns: Optional[int] = None  # when the latest dump was asked for
     for batch in batches:
         held.extend(batch)
-        if any(isinstance(item, End) for item in batch):
+        if any(isinstance(item, (End, Final)) for item in batch):
             break
         complete = False
         for item in batch:

@@ -58,6 +58,18 @@ def attach(pid, out):
     return recorder
 
 
+def finish(recorder, timeout=60.0):
+    """An attached recorder's exit status and the rest of its stderr; a recorder that hangs is
+    killed and the test fails, rather than the whole run waiting for ever."""
+    try:
+        _, err = recorder.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        recorder.kill()
+        recorder.communicate()
+        pytest.fail(f"record did not end within {timeout} s")
+    return recorder.returncode, err.decode("utf-8", "replace")
+
+
 def wait_for(predicate, timeout=60.0, interval=0.02):
     """Poll `predicate` until it is true; fail the test when it never is."""
     deadline = time.monotonic() + timeout

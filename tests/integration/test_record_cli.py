@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from proctrace.events import Exec, Exit, Fork, Lost
-from recordkit import ROOT, attach, proctrace_env, read_recording, record_argv, run_record, wait_for
+from recordkit import ROOT, attach, finish, proctrace_env, read_recording, record_argv, run_record, wait_for
 
 pytestmark = pytest.mark.bpftrace
 
@@ -89,8 +89,8 @@ def test_pid_records_a_running_process_and_its_existing_children(tmp_path):
     recorder = attach(target.pid, out)
     try:
         go.touch()
-        recorder.stderr.read()
-        assert recorder.wait(timeout=60) == 4
+        status, err = finish(recorder)
+        assert status == 4, err
     finally:
         target.wait(timeout=30)
         recorder.kill()
@@ -313,8 +313,8 @@ def test_ctrl_c_ends_a_pid_recording(tmp_path):
     recorder = attach(target.pid, out)
     try:
         recorder.send_signal(signal.SIGINT)
-        recorder.stderr.read()
-        assert recorder.wait(timeout=30) == 128 + signal.SIGINT
+        status, err = finish(recorder, timeout=30)
+        assert status == 128 + signal.SIGINT, err
         assert target.poll() is None  # not ours to stop
     finally:
         target.kill()

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from proctrace.events import Exec, Exit, Fork
-from recordkit import attach, read_recording
+from recordkit import attach, finish, read_recording
 
 pytestmark = pytest.mark.bpftrace
 
@@ -29,8 +29,8 @@ def test_pid_recording_of_a_loop_has_every_iteration_after_the_snapshot_and_ever
         echoed_before = len(log.read_text().split())  # the snapshot was taken before this
         time.sleep(1.0)
         stop.touch()
-        err = recorder.stderr.read().decode()
-        assert recorder.wait(timeout=60) == 0, err
+        status, err = finish(recorder)
+        assert status == 0, err
     finally:
         stop.touch()
         loop.wait(timeout=30)
@@ -80,8 +80,8 @@ def test_a_process_of_the_snapshot_that_leaves_the_tree_and_ends_unseen_is_said(
     try:
         recorder = attach(target.pid, out)
         go.touch()
-        err = recorder.stderr.read().decode()
-        assert recorder.wait(timeout=60) == 0, err
+        status, err = finish(recorder)
+        assert status == 0, err
     finally:
         go.touch()
         target.wait(timeout=30)
