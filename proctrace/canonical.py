@@ -304,20 +304,24 @@ def fold_items(keys: List[int], columns: Tuple[str, array, array, list]):
     return zip(codes, keys, pids.tolist(), parents.tolist(), rests)
 
 
-# "pgid":5,"cmdline":["cc","-c","x.c"],"filename":"/usr/bin/cc" -> b'"cc","-c","x.c"'
-# (for a rest with no backslash: a string is then any run of non-quotes)
-_PLAIN_CMDLINE = re.compile(rb'"cmdline":\[((?:"[^"]*",)*"[^"]*")?\]')
-
-
 def cmdline_of(rest: bytes) -> Tuple[str, ...]:
-    """The cmdline in an Exec's rest, three times faster than rest_fields when it holds no escape."""
-    if b"\\" in rest:
+    """The cmdline in an Exec's rest, read with a few byte searches when it holds no escape:
+    views read it for every process, and each call on bytes costs more than the splitting.
+
+    In a rest with no backslash every quote opens or closes a string, so
+    the array opens at the first "[" and closes at the "]" just before
+    ,"filename":" (a filename can hold "]"), or at the last "]" when there
+    is no filename; and '","' only ever separates two strings.
+    """
+    if 0x5C in rest:  # a backslash (an int is found far faster than b"\\")
         return tuple(rest_fields(rest)["cmdline"])
-    inner = _PLAIN_CMDLINE.search(rest).group(1)
-    if inner is None:
+    start = rest.index(0x5B) + 1  # after the "["
+    end = rest.find(b'],"filename":"', start)
+    if end < 0:
+        end = rest.rindex(0x5D)
+    if end == start:
         return ()
-    # strings hold no quotes, so '","' only ever separates two
-    return tuple(inner[1:-1].decode("utf-8").split('","'))
+    return tuple(rest[start + 1:end - 1].decode("utf-8").split('","'))
 
 
 # "pgid":5,"cmdline":["cc","-c","x.c"] -> b'"cc"' (b'' for an empty argv); the field name cannot
