@@ -272,7 +272,8 @@ def fold_columns(body: bytes) -> Optional[Tuple[array, Tuple[str, array, array, 
     parent_pid, the others' ppid, a Lost's count again) and the rest of the
     fields as JSON text (see rest_fields); None to decline.  Columns pickle
     far faster than a tuple a line; fold_items zips them into tuples.  Every
-    step is a map in C: a Python call a line would double the time."""
+    step is a map or method in C: a Python function called a line would add
+    a tenth each."""
     found = _accepted(body, "fields")
     if found is None:
         return None
