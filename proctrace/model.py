@@ -136,7 +136,7 @@ class Process:
         execs = self._execs
         if execs is None:
             return ()
-        return [execs] if type(execs) is ExecStep else execs
+        return (execs,) if type(execs) is ExecStep else execs
 
     def add_exec(self, step: ExecStep) -> None:
         execs = self._execs
@@ -300,55 +300,42 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _PidSet:
-    """A set of pids, as bits for the usual ones (pid_max is at most 2**22): a
-    million-event recording's exited pids cost 512 KiB, not 20 MB."""
+# pid_max is at most 2**22: the fold keeps the pids that exited as bits (512 KiB for a
+# million-event recording, where a set took 20 MB), and sets them itself (a method call
+# per Exit cost more than the bit work)
+_PID_BITS = 1 << 22
 
-    def __init__(self):
-        self.bits = bytearray(1 << 19)
-        self.large = set()
 
-    def add(self, pid: int) -> None:
-        if pid < 1 << 22:
-            self.bits[pid >> 3] |= 1 << (pid & 7)
+def _adopted(proc: Process) -> Process:
+    """The process, added to its parent's children (the last: events come in time order)."""
+    parent = proc.parent
+    if parent is not None:
+        if parent.children:
+            parent.children.append(proc)
         else:
-            self.large.add(pid)
-
-    def discard(self, pid: int) -> None:
-        if pid < 1 << 22:
-            self.bits[pid >> 3] &= ~(1 << (pid & 7)) & 0xFF
-        else:
-            self.large.discard(pid)
-
-    def __contains__(self, pid: int) -> bool:
-        if pid < 1 << 22:
-            return bool(self.bits[pid >> 3] & (1 << (pid & 7)))
-        return pid in self.large
+            parent.children = [proc]
+    return proc
 
 
 def fold(batches: Iterable[Iterable[tuple]], *, warn: Callable[[str], None] = lambda message: None) -> Recording:
-    """Batches of fold items in timestamp order -> the recording's processes."""
+    """Batches of fold items in timestamp order -> the recording's processes.
+
+    The loop is written out for the common events (Fork, Exec, Exit): it
+    runs once an event, and the calls it made (a function a process, a
+    method a pid) were a fifth of a million-event fold.
+    """
     processes: List[Process] = []
     live: Dict[int, Process] = {}   # pid -> its process, until that exits
-    exited = _PidSet()              # pids whose last process exited: a second Exit is a duplicate
+    # pids some process of which exited: an Exit for one that is not live is a duplicate
+    # (a pid leaves `live` only by an Exit, so a pid reused since is live again)
+    exited, exited_large = bytearray(_PID_BITS >> 3), set()
     lost: List[Tuple[int, int]] = []
     # an Exit's fields after its pids, and a Fork's parent_pgid, recur: decoded once each
     statuses: Dict[bytes, tuple] = {}
     pgids: Dict[bytes, int] = {}
     first_ns = last_ns = None
     duplicates = 0
-
-    def begin(pid: int, ppid: int, ts: int, forked: bool, start_pgid: Optional[int] = None) -> Process:
-        parent = live.get(ppid)
-        proc = Process(pid, ppid, ts, forked, parent, start_pgid)
-        if parent is not None:
-            if parent.children:
-                parent.children.append(proc)
-            else:
-                parent.children = [proc]
-        live[pid] = proc
-        processes.append(proc)
-        return proc
+    find, add = live.get, processes.append
 
     with collector_paused():
         for batch in batches:
@@ -360,23 +347,36 @@ def fold(batches: Iterable[Iterable[tuple]], *, warn: Callable[[str], None] = la
                     pgid = pgids.get(rest)
                     if pgid is None:
                         pgid = pgids[rest] = rest_fields(rest)["parent_pgid"]
-                    begin(pid, parent, ts, True, pgid)
-                    exited.discard(pid)
+                    parent_proc = find(parent)
+                    proc = live[pid] = Process(pid, parent, ts, True, parent_proc, pgid)
+                    add(proc)
+                    if parent_proc is not None:  # _adopted, written out
+                        if parent_proc.children:
+                            parent_proc.children.append(proc)
+                        else:
+                            parent_proc.children = [proc]
                     continue
                 if code == LOST:
                     lost.append((ts, pid))
                     continue
-                proc = live.get(pid)
+                proc = find(pid)
                 if proc is None:
-                    if code == EXIT and pid in exited:
+                    if code == EXIT and (exited[pid >> 3] >> (pid & 7) & 1 if pid < _PID_BITS
+                                         else pid in exited_large):
                         duplicates += 1
                         if duplicates == 1:
                             warn(f"pid {pid} exited twice (at {ts} ns too): the second Exit is ignored")
                         continue
-                    proc = begin(pid, parent, ts, False)
-                    exited.discard(pid)
+                    # seldom: a process that started before the recording
+                    proc = live[pid] = _adopted(Process(pid, parent, ts, False, find(parent)))
+                    add(proc)
                 if code == EXEC:
-                    proc.add_exec(ExecStep(ts, rest))
+                    step = ExecStep(ts, rest)
+                    execs = proc._execs
+                    if execs is None:
+                        proc._execs = step
+                    else:
+                        proc.add_exec(step)
                 elif code == EXIT:
                     status = statuses.get(rest)
                     if status is None:
@@ -386,7 +386,10 @@ def fold(batches: Iterable[Iterable[tuple]], *, warn: Callable[[str], None] = la
                     proc.end_ns = ts
                     proc._exit = status
                     del live[pid]  # a later event for its pid is a new process
-                    exited.add(pid)
+                    if pid < _PID_BITS:
+                        exited[pid >> 3] |= 1 << (pid & 7)
+                    else:
+                        exited_large.add(pid)
                 else:
                     fields = rest_fields(rest)
                     change = GroupChange(ts, "setsid" if code == SETSID else "setpgid", fields["pgid"],

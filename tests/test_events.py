@@ -144,3 +144,16 @@ def test_cmdline_of_reads_the_cmdline_as_json_does(cmdline):
     line = to_json(Exec(1, 2, 1, 2, tuple(cmdline), "/bin/x]", 3)).encode()
     rest = line[line.index(b'"pgid"'):-2]
     assert cmdline_of(rest) == tuple(cmdline) == tuple(rest_fields(rest)["cmdline"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet='ab ",]\\[{}:\n\u00e9', max_size=6), max_size=5),
+       st.one_of(st.none(), st.text(alphabet='a]",[\\:', max_size=6)), st.one_of(st.none(), st.integers(0, 9)),
+       st.booleans())
+@example([], "]", None, False)
+@example(["]", ","], '],"filename":"', 1, True)
+def test_cmdline_of_finds_the_cmdline_with_or_without_the_fields_after_it(cmdline, filename, sid, truncated):
+    from proctrace.canonical import cmdline_of
+    line = to_json(Exec(1, 2, 1, 2, tuple(cmdline), filename, sid, truncated)).encode()
+    rest = line[line.index(b'"pgid"'):-2]
+    assert cmdline_of(rest) == tuple(cmdline)
