@@ -107,8 +107,8 @@ def _data(recording: Recording) -> Iterator[bytes]:
     # first, while little else is held: the analysis's tables of every process are the largest
     # each process's weighted time read off one sweep (weighted_times' table of every time
     # would take 80 MB at 1M events), before anything else has taken room
-    sweep = Concurrency(recording)
-    yield b'"weighted":[%s],' % _ints(map(round, map(sweep.weighted, procs)))
+    sweep = Concurrency(recording, procs)
+    yield b'"weighted":[%s],' % _ints(map(round, sweep.weights))
     peak, when = sweep.peak, sweep.peak_ns
     del sweep
     own = own_times(recording)
