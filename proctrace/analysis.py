@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, compress, islice, repeat
+from itertools import accumulate, compress, count, islice, repeat
 from operator import add, and_, attrgetter, mul, sub, truediv
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from proctrace.model import ExecStep, Process, Recording
 
-__all__ = ["Concurrency", "Segment", "critical_path", "end_of", "outlived", "outlived_parent", "own_times",
+__all__ = ["Concurrency", "Segment", "critical_path", "end_of", "outlived", "outlived_parent", "own_times", "own_times_of",
            "weighted_times", "peak_concurrency", "subtree", "DEFAULT_SLACK_FRACTION"]
 
 # Siblings whose exit is within this share of the root's wall time of the
@@ -156,18 +156,21 @@ def _by_image(proc: Process, start: int, end: int, near: List[Tuple[Process, int
 
 def own_times(recording: Recording) -> Dict[Process, int]:
     """Each process's own time: the part of its life when none of its children was alive."""
-    procs = recording.processes
+    return dict(zip(recording.processes, own_times_of(recording.processes, recording)))
+
+
+def own_times_of(procs: Sequence[Process], recording: Recording) -> List[int]:
+    """The own time of each of these processes of the recording, in their order (a list: a table
+    of a million processes costs more)."""
     last = recording.last_ns
     ends = list(map(attrgetter("end_ns"), procs))
     if None in ends:
         ends = [last if end is None else end for end in ends]
-    own = dict(zip(procs, map(sub, ends, map(attrgetter("start_ns"), procs))))  # most processes: no children
-    for proc in compress(procs, map(attrgetter("children"), procs)):
-        start, end = proc.start_ns, proc.end_ns
-        if end is None:
-            end = last
+    own = list(map(sub, ends, map(attrgetter("start_ns"), procs)))  # most processes: no children
+    for index in compress(count(), map(attrgetter("children"), procs)):
+        start, end = procs[index].start_ns, ends[index]
         covered, reach = 0, start
-        for child in proc.children:  # in order of start
+        for child in procs[index].children:  # in order of start
             child_start, child_end = child.start_ns, child.end_ns
             if child_start < reach:
                 child_start = reach
@@ -176,7 +179,7 @@ def own_times(recording: Recording) -> Dict[Process, int]:
             if child_end > child_start:
                 covered += child_end - child_start
                 reach = child_end
-        own[proc] = max(end - start - covered, 0)
+        own[index] = max(end - start - covered, 0)
     return own
 
 

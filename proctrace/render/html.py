@@ -27,8 +27,8 @@ from importlib import resources
 from itertools import accumulate, chain, islice, repeat
 from operator import sub
 
-from proctrace.analysis import Concurrency, critical_path, end_of, outlived, own_times
-from proctrace.model import raw_fields_of
+from proctrace.analysis import Concurrency, critical_path, end_of, outlived, own_times_of
+from proctrace.model import collector_paused, raw_fields_of
 from proctrace.render.timeline import exec_columns, exit_columns, tree_order
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -61,7 +61,8 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
            b'<title>proctrace timeline</title>\n<style>\n%s</style>\n</head>\n<body>\n'
            b'<noscript>This page draws the recording with JavaScript: allow it to see the timeline.</noscript>\n'
            b'<script type="application/json" id="proctrace-data">' % style.encode("utf-8"))
-    yield from _data(recording)
+    with collector_paused():  # (the tables made here hold no cycles: nothing to collect)
+        yield from _data(recording)
     yield b'</script>\n<script>\n%s</script>\n</body>\n</html>\n' % script.encode("utf-8")
 
 
@@ -111,8 +112,8 @@ def _data(recording: Recording) -> Iterator[bytes]:
     yield b'"weighted":[%s],' % _ints(map(round, sweep.weights))
     peak, when = sweep.peak, sweep.peak_ns
     del sweep
-    own = own_times(recording)
-    yield b'"own":[%s],' % _ints(map(own.__getitem__, procs))
+    own = own_times_of(procs, recording)
+    yield b'"own":[%s],' % _ints(own)
     del own
     yield b'"parent":[%s],' % _ints(index - parent if parent >= 0 else 0 for index, parent in enumerate(parents))
     yield b'"start":[%s],' % _ints(_deltas(proc.start_ns - first for proc in procs))
