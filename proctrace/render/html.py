@@ -20,12 +20,10 @@ as markup.
 
 from __future__ import annotations
 
-import re
-
 from array import array
 from importlib import resources
-from itertools import accumulate, chain, islice, repeat
-from operator import sub
+from itertools import accumulate, chain, compress, count, islice, repeat
+from operator import itemgetter, sub
 
 from proctrace.analysis import Concurrency, critical_path, end_of, outlived, own_times_of
 from proctrace.model import collector_paused, raw_fields_of
@@ -39,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["render", "SCRIPTS"]
 
-_DIGITS = re.compile(rb"[0-9]+")
 _BATCH = 16384  # processes whose execs are read at a time
 _SLICE = 65536  # numbers written at a time
 SCRIPTS = ("format.js", "data.js", "draw.js", "tables.js", "page.js", "controls.js")
@@ -163,17 +160,6 @@ def _groups_and_status(procs: List[Process], parents: Sequence[int], exits, pgid
         _ints(index for index, (pgid, _, code, _) in enumerate(exits) if pgid and not code))
 
 
-def _known(rest: bytes, at: int, pgids, sids) -> None:
-    """A process's pgid and sid from its last exec's text, where its exit does not say (no
-    exit, or an old recording's).  "pgid":12,"cmdline":[...],"filename":"...","sid":12:
-    both are where no argument can hold them (they would need quotes that are not escaped)."""
-    if pgids[at] < 0:
-        pgids[at] = int(rest[7:rest.index(b",")])
-    where = rest.rfind(b',"sid":')
-    if sids[at] < 0 and where >= 0:
-        sids[at] = int(_DIGITS.match(rest, where + 7).group())
-
-
 def _execs(procs: List[Process], pgids, sids) -> Iterator[bytes]:
     """Each distinct argv once (as the recording has it), written as it is first met, then the
     execs' columns; each distinct filename once.  Unknown pgids and sids (-1) are filled in
@@ -195,9 +181,14 @@ def _execs(procs: List[Process], pgids, sids) -> Iterator[bytes]:
         at.append(_ints(map(sub, [step.timestamp for step in steps], owners)))
         columns = exec_columns(steps)
         rests = raw_fields_of(steps)
-        for offset, end in zip(range(begin, begin + len(part)), accumulate(numbers)):
-            if (pgids[offset] < 0 or sids[offset] < 0) and numbers[offset - begin]:
-                _known(rests[end - 1], offset, pgids, sids)
+        # a group and session the exit does not say: the last exec's
+        for offset, end in compress(zip(count(begin), accumulate(numbers)), numbers):
+            if pgids[offset] < 0 or sids[offset] < 0:
+                pgid, _, _, sid, _ = columns[end - 1]
+                if pgids[offset] < 0:
+                    pgids[offset] = int(pgid)
+                if sids[offset] < 0 and sid:
+                    sids[offset] = int(sid)
         known = len(argv_table)
         # an exec's whole text stands for its argv: the model holds it already, where a table
         # of argv cut out of it would hold a copy of each (50 MB at 1M events); an argv
@@ -210,7 +201,7 @@ def _execs(procs: List[Process], pgids, sids) -> Iterator[bytes]:
         argv.append(_ints(map(sub, ids, [previous] + ids[:-1])))
         previous = ids[-1] if ids else previous
         files.append(_ints([file_table.setdefault(name, len(file_table) - 1) for _, _, name, _, _ in columns]))
-        truncated.extend(done + index for index, (*_, cut) in enumerate(columns) if cut)
+        truncated.extend(compress(count(done), map(itemgetter(4), columns)))
         done += len(steps)
     del argv_table, file_table[b""]
     yield b'],"files":[%s],' % _safe(b",".join(file_table))
