@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import itemgetter, sub
 
 from proctrace.analysis import critical_path, end_of, outlived
@@ -183,9 +183,8 @@ def _batch(recording: Recording, procs: List[Process], parents: List[int], tpids
     owners = list(chain.from_iterable(map(repeat, ids, counts)))
     begins = [((step.timestamp - first) * Q + 500) // 1000 for step in steps]
     stops = begins[1:] + [0]
-    for index, count, end in zip(accumulate(counts), counts, ends):
-        if count:
-            stops[index - 1] = end
+    for index, end in zip(compress(accumulate(counts), counts), compress(ends, counts)):
+        stops[index - 1] = end
     if b"\\u" in b"".join(rests):  # an escape a viewer could refuse (a lone surrogate): write it visibly
         rests = [safe_json("{" + rest.decode("utf-8") + "}")[1:-1] if b"\\u" in rest else rest for rest in rests]
     out.append(b"".join(map(_EXEC.__mod__, zip(
