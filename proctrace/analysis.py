@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from proctrace.model import ExecStep, Process, Recording
 
-__all__ = ["Concurrency", "Segment", "critical_path", "end_of", "outlived", "outlived_parent", "own_times", "own_times_of",
-           "weighted_times", "peak_concurrency", "subtree", "DEFAULT_SLACK_FRACTION"]
+__all__ = ["Concurrency", "Segment", "critical_path", "end_of", "outlived", "outlived_parent", "own_times",
+           "own_times_of", "weighted_times", "peak_concurrency", "subtree", "DEFAULT_SLACK_FRACTION"]
 
 # Siblings whose exit is within this share of the root's wall time of the
 # chosen child's are near-critical: a little faster, and they would be on it.

@@ -87,7 +87,8 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
     out.path = critical_path(recording, root, slack_ns=out.slack_ns, near_limit=NEAR)
     out.path_programs = _path_programs(out.path)
     own = own_times_of(procs, recording)
-    out.slowest_own = [(procs[index], own[index]) for index in heapq.nlargest(TOP, range(len(own)), key=own.__getitem__)]
+    out.slowest_own = [(procs[index], own[index])
+                       for index in heapq.nlargest(TOP, range(len(own)), key=own.__getitem__)]
     del own
     sweep = Concurrency(recording)
     out.peak, out.peak_at_ns = sweep.peak, sweep.peak_ns - out.origin_ns

@@ -146,7 +146,7 @@ def durations(values: Iterable[int], width: int = 0) -> List[str]:
     out = []
     add = out.append
     for ns in values:
-        # the value's rounding to its unit's last digit, and the unit (the key's range): ms to 0.01, ms, s to 0.01, s to 0.1
+        # the value rounded to its unit's last digit, offset by its unit: ms to 0.01, ms, s to 0.01, s to 0.1
         if 0 <= ns < 10_000_000:
             key = (ns + 5_000) // 10_000 if ns % 10_000 != 5_000 else -1
         elif 0 <= ns < 1_000_000_000:
