@@ -12,8 +12,8 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, islice
-from operator import sub, truediv
+from itertools import accumulate, compress, count, islice, repeat
+from operator import add, and_, attrgetter, mul, sub, truediv
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from proctrace.model import ExecStep, Process, Recording
 
 __all__ = ["Concurrency", "Segment", "critical_path", "end_of", "outlived", "outlived_parent", "own_times",
-           "weighted_times", "peak_concurrency", "subtree", "DEFAULT_SLACK_FRACTION"]
+           "own_times_of", "weighted_times", "peak_concurrency", "subtree", "DEFAULT_SLACK_FRACTION"]
 
 # Siblings whose exit is within this share of the root's wall time of the
 # chosen child's are near-critical: a little faster, and they would be on it.
@@ -156,17 +156,21 @@ def _by_image(proc: Process, start: int, end: int, near: List[Tuple[Process, int
 
 def own_times(recording: Recording) -> Dict[Process, int]:
     """Each process's own time: the part of its life when none of its children was alive."""
-    own = {}
+    return dict(zip(recording.processes, own_times_of(recording.processes, recording)))
+
+
+def own_times_of(procs: Sequence[Process], recording: Recording) -> List[int]:
+    """The own time of each of these processes of the recording, in their order (a list: a table
+    of a million processes costs more)."""
     last = recording.last_ns
-    for proc in recording.processes:
-        start, end = proc.start_ns, proc.end_ns
-        if end is None:
-            end = last
-        if not proc.children:  # most processes: told apart before any loop
-            own[proc] = end - start
-            continue
+    ends = list(map(attrgetter("end_ns"), procs))
+    if None in ends:
+        ends = [last if end is None else end for end in ends]
+    own = list(map(sub, ends, map(attrgetter("start_ns"), procs)))  # most processes: no children
+    for index in compress(count(), map(attrgetter("children"), procs)):
+        start, end = procs[index].start_ns, ends[index]
         covered, reach = 0, start
-        for child in proc.children:  # in order of start
+        for child in procs[index].children:  # in order of start
             child_start, child_end = child.start_ns, child.end_ns
             if child_start < reach:
                 child_start = reach
@@ -175,7 +179,7 @@ def own_times(recording: Recording) -> Dict[Process, int]:
             if child_end > child_start:
                 covered += child_end - child_start
                 reach = child_end
-        own[proc] = max(end - start - covered, 0)
+        own[index] = max(end - start - covered, 0)
     return own
 
 
@@ -183,58 +187,54 @@ class Concurrency:
     """How many processes ran at each moment of a recording, from one sweep, and what follows from it:
     the peak, and each process's weighted time (each moment divided among the processes running then).
 
-    The sweep is one integer a start or end, twice its time plus 1 for a
-    start, so that one sort in C orders a million of them and puts ends
-    before starts.  `clock(t)` is the time up to t with each moment so
-    divided; a process's weighted time is the clock's advance over its life.
+    The sweep is one integer a start or end: its time, then a bit set for
+    a start (so that ends come before starts), then the point's place, so
+    that one sort in C orders a million of them and says where each
+    process's points went.  The clock at a point is the time up to it with
+    each moment so divided; a process's weighted time is the clock's
+    advance over its life (points at one time share one clock value: the
+    gaps between them are 0).  `weights` holds it for each of `procs` (the
+    recording's processes unless given, in their order).
     """
 
-    __slots__ = ("recording", "peak", "peak_ns", "_times", "_clock")
+    __slots__ = ("peak", "peak_ns", "procs", "weights")
 
-    def __init__(self, recording: Recording):
-        self.recording = recording
-        last = recording.last_ns
-        procs = recording.processes
-        keys = [(last if proc.end_ns is None else proc.end_ns) * 2 for proc in procs]
-        keys += [proc.start_ns * 2 + 1 for proc in procs]
+    def __init__(self, recording: Recording, procs: Optional[Sequence[Process]] = None):
+        self.procs = procs = recording.processes if procs is None else procs
+        count = len(procs)
+        times = list(map(attrgetter("end_ns"), procs))
+        if None in times:
+            times = [recording.last_ns if end is None else end for end in times]
+        starts = list(map(attrgetter("start_ns"), procs))
+        # each point's key: its time, then 1 for a start (after the ends), then its place among the
+        # points (a process's end's is its own, its start's that plus count); made by C loops
+        unit = 1 << (2 * count).bit_length()
+        keys = list(map(add, map(mul, times, repeat(2 * unit)), range(count)))
+        keys += map(add, map(mul, starts, repeat(2 * unit)), range(unit + count, unit + 2 * count))
+        times += starts
+        del starts
         keys.sort()
-        # kept as machine integers and floats where they fit: a third of the memory of lists
-        running = _packed("q", lambda: accumulate([(key & 1) * 2 - 1 for key in keys]))
-        self._times = times = _packed("q", lambda: map((1).__rrshift__, keys))
+        places = array("q", map(and_, keys, repeat(unit - 1)))
         del keys
+        times = list(map(times.__getitem__, places))  # in order
+        # kept as machine integers and floats where they fit: a third of the memory of lists
+        running = _packed("q", lambda: accumulate([1 if place >= count else -1 for place in places]))
         self.peak = max(running, default=0)
         self.peak_ns = times[running.index(self.peak)] if procs else recording.first_ns
         # one running where none did: no process counts that stretch
         gaps = map(sub, islice(times, 1, None), times)
-        self._clock = array("d", accumulate(map(truediv, gaps, [count or 1 for count in running]), initial=0.0))
-
-    def clock(self, ns: int) -> float:
-        """The clock at one of the sweep's times (points at one time share one value)."""
-        return self._clock[bisect_left(self._times, ns)]
-
-    def weighted(self, proc: Process) -> float:
-        return self.clock(end_of(proc, self.recording)) - self.clock(proc.start_ns)
+        clock = array("d", accumulate(map(truediv, gaps, [count or 1 for count in running]), initial=0.0))
+        del running, times
+        at = array("d", bytes(16 * count))  # the clock at each point, by place
+        for place, value in zip(places, clock):
+            at[place] = value
+        self.weights = array("d", map(sub, islice(at, count), islice(at, count, None)))
 
     def heaviest(self, count: int) -> List[Tuple[Process, float]]:
-        """The `count` processes of largest weighted time, largest first.
-
-        A process's weighted time is at most its lifetime, so processes are
-        weighed longest first until the next lifetime is below the lightest
-        kept: a few dozen, not every process of a big recording.
-        """
-        procs = self.recording.processes
-        last = self.recording.last_ns
-        lives = [(last if proc.end_ns is None else proc.end_ns) - proc.start_ns for proc in procs]
-        kept: List[Tuple[float, int]] = []  # a heap of (weighted, -index) of at most `count`
-        for index in sorted(range(len(procs)), key=lives.__getitem__, reverse=True):
-            if len(kept) == count and lives[index] < kept[0][0]:
-                break
-            entry = (self.weighted(procs[index]), -index)
-            if len(kept) < count:
-                heapq.heappush(kept, entry)
-            elif entry > kept[0]:
-                heapq.heapreplace(kept, entry)
-        return [(procs[-index], weight) for weight, index in sorted(kept, reverse=True)]
+        """The `count` processes of largest weighted time, largest first (the first of equals first)."""
+        weights = self.weights
+        return [(self.procs[index], weights[index])
+                for index in heapq.nlargest(count, range(len(weights)), key=weights.__getitem__)]
 
 
 def _packed(code: str, values: Callable[[], Iterable]) -> Sequence:
@@ -251,14 +251,8 @@ def weighted_times(recording: Recording) -> Dict[Process, float]:
 
     Summed over all processes it is the time during which anything ran.
     """
-    procs = recording.processes
-    if not procs:
-        return {}
     sweep = Concurrency(recording)
-    last = recording.last_ns
-    at = dict(zip(sweep._times, sweep._clock)).__getitem__  # for all of them: faster than bisecting each
-    ends = map(at, [last if proc.end_ns is None else proc.end_ns for proc in procs])
-    return dict(zip(procs, map(sub, ends, map(at, [proc.start_ns for proc in procs]))))
+    return dict(zip(sweep.procs, sweep.weights))
 
 
 def peak_concurrency(recording: Recording) -> Tuple[int, int]:

@@ -16,9 +16,10 @@ from proctrace.events import Exec, Exit, Fork, Lost, to_json
 from proctrace.model import fold, items_of_events
 from proctrace.selection import hide_short_leaves, narrowed
 from proctrace.render import RenderOptions
-from proctrace.render.text import INVISIBLE, command_text, duration, escaped_word, fit, shown
+from proctrace.model import raw_fields_of
+from proctrace.render.text import INVISIBLE, command_text, command_texts, duration, durations, escaped_word, fit, shown
 from proctrace.render.tree import render
-from strategies import cmdlines
+from strategies import argvs, cmdlines
 
 ROOT = Path(__file__).resolve().parent.parent
 ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=30)  # surrogates, controls, bidi: all of it
@@ -113,6 +114,25 @@ def test_fit_cuts_to_columns():
                                       (3_600_000_000_000, "3600.0 s")])
 def test_durations_are_in_ms_or_s(ns, text):
     assert duration(ns) == text
+
+
+# each unit's ties, after a value of the text they would share if rounded up (the float's rounding
+# takes them down), and values past where that rounding is trusted
+@example(values=[20_000, 15_000, 11_000_000, 10_500_000, 1_010_000_000, 1_005_000_000, 10_300_000_000,
+                 10_250_000_000, 10**15 + 50_000_000, -5_000, -1, 2**70])
+@given(st.lists(st.one_of(st.integers(-10**6, 10**17), st.integers(0, 10**9).map(lambda k: k * 5_000)), max_size=50))
+def test_many_durations_are_formatted_as_each_alone(values):
+    assert durations(values, 9) == [duration(ns).rjust(9) for ns in values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(argvs, cmdlines), st.none() | st.sampled_from(["/bin/cc", "a b", "x]", ""])),
+                min_size=1, max_size=12))
+def test_many_commands_are_shown_as_each_alone(execs):
+    events = [Exec(i, 10 + i, 1, 10, argv, filename) for i, (argv, filename) in enumerate(execs)]
+    recording = fold([items_of_events(events)])
+    steps = [proc.execs[0] for proc in recording.processes]
+    assert command_texts(raw_fields_of(steps)) == [command_text(argv) for argv, _ in execs]
 
 
 def _tree(events, **options):

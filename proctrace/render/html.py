@@ -20,15 +20,13 @@ as markup.
 
 from __future__ import annotations
 
-import re
-
 from array import array
 from importlib import resources
-from itertools import accumulate, chain, islice, repeat
-from operator import sub
+from itertools import accumulate, chain, compress, count, islice, repeat
+from operator import itemgetter, sub
 
-from proctrace.analysis import Concurrency, critical_path, end_of, outlived, own_times
-from proctrace.model import raw_fields_of
+from proctrace.analysis import Concurrency, critical_path, end_of, outlived, own_times_of
+from proctrace.model import collector_paused, raw_fields_of
 from proctrace.render.timeline import exec_columns, exit_columns, tree_order
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -39,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["render", "SCRIPTS"]
 
-_DIGITS = re.compile(rb"[0-9]+")
 _BATCH = 16384  # processes whose execs are read at a time
 _SLICE = 65536  # numbers written at a time
 SCRIPTS = ("format.js", "data.js", "draw.js", "tables.js", "page.js", "controls.js")
@@ -61,7 +58,8 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
            b'<title>proctrace timeline</title>\n<style>\n%s</style>\n</head>\n<body>\n'
            b'<noscript>This page draws the recording with JavaScript: allow it to see the timeline.</noscript>\n'
            b'<script type="application/json" id="proctrace-data">' % style.encode("utf-8"))
-    yield from _data(recording)
+    with collector_paused():  # (the tables made here hold no cycles: nothing to collect)
+        yield from _data(recording)
     yield b'</script>\n<script>\n%s</script>\n</body>\n</html>\n' % script.encode("utf-8")
 
 
@@ -107,12 +105,12 @@ def _data(recording: Recording) -> Iterator[bytes]:
     # first, while little else is held: the analysis's tables of every process are the largest
     # each process's weighted time read off one sweep (weighted_times' table of every time
     # would take 80 MB at 1M events), before anything else has taken room
-    sweep = Concurrency(recording)
-    yield b'"weighted":[%s],' % _ints(map(round, map(sweep.weighted, procs)))
+    sweep = Concurrency(recording, procs)
+    yield b'"weighted":[%s],' % _ints(map(round, sweep.weights))
     peak, when = sweep.peak, sweep.peak_ns
     del sweep
-    own = own_times(recording)
-    yield b'"own":[%s],' % _ints(map(own.__getitem__, procs))
+    own = own_times_of(procs, recording)
+    yield b'"own":[%s],' % _ints(own)
     del own
     yield b'"parent":[%s],' % _ints(index - parent if parent >= 0 else 0 for index, parent in enumerate(parents))
     yield b'"start":[%s],' % _ints(_deltas(proc.start_ns - first for proc in procs))
@@ -162,17 +160,6 @@ def _groups_and_status(procs: List[Process], parents: Sequence[int], exits, pgid
         _ints(index for index, (pgid, _, code, _) in enumerate(exits) if pgid and not code))
 
 
-def _known(rest: bytes, at: int, pgids, sids) -> None:
-    """A process's pgid and sid from its last exec's text, where its exit does not say (no
-    exit, or an old recording's).  "pgid":12,"cmdline":[...],"filename":"...","sid":12:
-    both are where no argument can hold them (they would need quotes that are not escaped)."""
-    if pgids[at] < 0:
-        pgids[at] = int(rest[7:rest.index(b",")])
-    where = rest.rfind(b',"sid":')
-    if sids[at] < 0 and where >= 0:
-        sids[at] = int(_DIGITS.match(rest, where + 7).group())
-
-
 def _execs(procs: List[Process], pgids, sids) -> Iterator[bytes]:
     """Each distinct argv once (as the recording has it), written as it is first met, then the
     execs' columns; each distinct filename once.  Unknown pgids and sids (-1) are filled in
@@ -194,9 +181,14 @@ def _execs(procs: List[Process], pgids, sids) -> Iterator[bytes]:
         at.append(_ints(map(sub, [step.timestamp for step in steps], owners)))
         columns = exec_columns(steps)
         rests = raw_fields_of(steps)
-        for offset, end in zip(range(begin, begin + len(part)), accumulate(numbers)):
-            if (pgids[offset] < 0 or sids[offset] < 0) and numbers[offset - begin]:
-                _known(rests[end - 1], offset, pgids, sids)
+        # a group and session the exit does not say: the last exec's
+        for offset, end in compress(zip(count(begin), accumulate(numbers)), numbers):
+            if pgids[offset] < 0 or sids[offset] < 0:
+                pgid, _, _, sid, _ = columns[end - 1]
+                if pgids[offset] < 0:
+                    pgids[offset] = int(pgid)
+                if sids[offset] < 0 and sid:
+                    sids[offset] = int(sid)
         known = len(argv_table)
         # an exec's whole text stands for its argv: the model holds it already, where a table
         # of argv cut out of it would hold a copy of each (50 MB at 1M events); an argv
@@ -209,7 +201,7 @@ def _execs(procs: List[Process], pgids, sids) -> Iterator[bytes]:
         argv.append(_ints(map(sub, ids, [previous] + ids[:-1])))
         previous = ids[-1] if ids else previous
         files.append(_ints([file_table.setdefault(name, len(file_table) - 1) for _, _, name, _, _ in columns]))
-        truncated.extend(done + index for index, (*_, cut) in enumerate(columns) if cut)
+        truncated.extend(compress(count(done), map(itemgetter(4), columns)))
         done += len(steps)
     del argv_table, file_table[b""]
     yield b'],"files":[%s],' % _safe(b",".join(file_table))

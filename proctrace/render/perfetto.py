@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import json
 
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import itemgetter, sub
 
 from proctrace.analysis import critical_path, end_of, outlived
-from proctrace.model import raw_fields, raw_fields_of
+from proctrace.model import collector_paused, raw_fields, raw_fields_of
 from proctrace.render.timeline import cmdline_texts, json_str, labels, safe_json, tree_order
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
@@ -75,10 +75,11 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
     info = {"written_by": "proctrace render -f perfetto", "processes": len(procs), "first_ns": first,
             "hidden_below_min_duration": recording.hidden, "lost_events": recording.lost_count}
     yield b'{"otherData":%s,\n"traceEvents":[\n' % json.dumps(info).encode("ascii")
-    yield from _critical_path(recording, path_pid, first)
-    outliving = {proc: after for root in recording.roots for proc, after in outlived(recording, root)}
-    for start in range(0, len(procs), _BATCH):
-        yield _batch(recording, procs, parents, tpids, start, min(start + _BATCH, len(procs)), outliving)
+    with collector_paused():  # (the tables made here hold no cycles: nothing to collect)
+        yield from _critical_path(recording, path_pid, first)
+        outliving = {proc: after for root in recording.roots for proc, after in outlived(recording, root)}
+        for start in range(0, len(procs), _BATCH):
+            yield _batch(recording, procs, parents, tpids, start, min(start + _BATCH, len(procs)), outliving)
     yield b'{"ph":"M","pid":%d,"name":"process_sort_index","args":{"sort_index":0}}\n]}\n' % path_pid
 
 
@@ -182,9 +183,8 @@ def _batch(recording: Recording, procs: List[Process], parents: List[int], tpids
     owners = list(chain.from_iterable(map(repeat, ids, counts)))
     begins = [((step.timestamp - first) * Q + 500) // 1000 for step in steps]
     stops = begins[1:] + [0]
-    for index, count, end in zip(accumulate(counts), counts, ends):
-        if count:
-            stops[index - 1] = end
+    for index, end in zip(compress(accumulate(counts), counts), compress(ends, counts)):
+        stops[index - 1] = end
     if b"\\u" in b"".join(rests):  # an escape a viewer could refuse (a lone surrogate): write it visibly
         rests = [safe_json("{" + rest.decode("utf-8") + "}")[1:-1] if b"\\u" in rest else rest for rest in rests]
     out.append(b"".join(map(_EXEC.__mod__, zip(

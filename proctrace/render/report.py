@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from itertools import accumulate
-from operator import itemgetter, sub
+from itertools import accumulate, chain, compress, count, repeat
+from operator import attrgetter, gt, sub
 
-from proctrace.analysis import DEFAULT_SLACK_FRACTION, Concurrency, critical_path, end_of, outlived, own_times
+from proctrace.analysis import DEFAULT_SLACK_FRACTION, Concurrency, critical_path, end_of, outlived, own_times_of
 from proctrace.model import programs_of
 from proctrace.render.text import main_root
 
@@ -77,7 +77,7 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
     root, others = main_root(recording)
     out = Report(recording, root, others)
     procs = recording.processes
-    out.failures = [proc for proc in procs if proc.failed]
+    out.failures = list(compress(procs, map(attrgetter("failed"), procs)))
     out.no_exit = [proc for proc in procs if proc.end_ns is None]
     out.unforked = recording.unforked()
     out.programs, out.execs = _programs(recording)
@@ -86,7 +86,10 @@ def report(recording: Recording, *, slack_fraction: Optional[float] = None) -> R
     out.slack_ns = int(out.wall_ns * (DEFAULT_SLACK_FRACTION if slack_fraction is None else slack_fraction))
     out.path = critical_path(recording, root, slack_ns=out.slack_ns, near_limit=NEAR)
     out.path_programs = _path_programs(out.path)
-    out.slowest_own = heapq.nlargest(TOP, own_times(recording).items(), key=itemgetter(1))
+    own = own_times_of(procs, recording)
+    out.slowest_own = [(procs[index], own[index])
+                       for index in heapq.nlargest(TOP, range(len(own)), key=own.__getitem__)]
+    del own
     sweep = Concurrency(recording)
     out.peak, out.peak_at_ns = sweep.peak, sweep.peak_ns - out.origin_ns
     out.slowest_weighted = sweep.heaviest(TOP)
@@ -136,18 +139,22 @@ def _programs(recording: Recording) -> Tuple[List[Tuple[str, int, int]], int]:
     totals: Dict[str, int] = {}
     procs = recording.processes
     for begin in range(0, len(procs), _CHUNK):
-        ran = [(proc, own) for proc, own in ((proc, proc.execs) for proc in procs[begin:begin + _CHUNK]) if own]
-        steps = [step for _, own in ran for step in own]
+        part = procs[begin:begin + _CHUNK]
+        execs = list(map(attrgetter("execs"), part))
+        sizes = list(map(len, execs))
+        steps = list(chain.from_iterable(execs))
+        ends = list(map(attrgetter("end_ns"), part))
+        if None in ends:
+            ends = [last if end is None else end for end in ends]
         # each program runs until the process's exit, or its next exec in the few that exec'd again
-        stops = [last if proc.end_ns is None else proc.end_ns for proc, own in ran for _ in own]
-        sizes = [len(own) for _, own in ran]
+        stops = list(chain.from_iterable(map(repeat, ends, sizes)))
         firsts = list(accumulate(sizes, initial=0))
-        for index in [index for index, size in enumerate(sizes) if size > 1]:
-            own, first = ran[index][1], firsts[index]
+        for index in compress(count(), map(gt, sizes, repeat(1))):
+            own, first = execs[index], firsts[index]
             stops[first:first + len(own) - 1] = [step.timestamp for step in own[1:]]
         names = programs_of(steps)
         counts.update(names)
-        for name, span in zip(names, map(sub, stops, [step.timestamp for step in steps])):
+        for name, span in zip(names, map(sub, stops, map(attrgetter("timestamp"), steps))):
             totals[name] = totals.get(name, 0) + span
     merged: Dict[str, List[int]] = {}  # by base name: /usr/bin/cc and cc are one program
     for name in counts:

@@ -11,6 +11,7 @@ a line for each run of shorter ones between them.
 
 from __future__ import annotations
 
+from proctrace.model import collector_paused
 from proctrace.render.report import report
 from proctrace.render.text import command_of, command_text, duration, fit, notes, outcome, shown
 
@@ -177,7 +178,9 @@ def _past(proc: Process, ns: int) -> str:
 def render(recording: Recording, *, warn: Callable[[str], None], options=None) -> Iterator[bytes]:
     """The process model -> the summary as text."""
     everything = options is not None and options.everything
-    lines = _lines(report(recording), everything)
+    with collector_paused():  # (the tables made here hold no cycles: nothing to collect)
+        rep = report(recording)
+    lines = _lines(rep, everything)
     if options is not None and options.width and not options.wide:  # a terminal: one line a row
         lines = (fit(line, options.width) for line in lines)
     yield "".join(line + "\n" for line in lines).encode("utf-8")

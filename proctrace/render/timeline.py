@@ -41,6 +41,11 @@ _ARRAY = rb'\[(?:%s(?:,%s)*)?\]' % (_STR, _STR)
 _EXEC = re.compile(rb'^"pgid":([0-9]+),"cmdline":(%s)(?:,"filename":(%s))?(?:,"sid":([0-9]+))?'
                    rb'(,"cmdline_truncated":true)?$' % (_ARRAY, _STR), re.M)
 _CMDLINE = re.compile(rb'^"pgid":[0-9]+,"cmdline":(%s)' % _ARRAY, re.M)
+# the same where no string holds a backslash or a "]": each cmdline ends at the first "]", and a
+# string at the next quote (five times faster)
+_PLAIN_EXEC = re.compile(rb'^"pgid":([0-9]+),"cmdline":(\[[^\]]*\])(?:,"filename":("[^"]*"))?(?:,"sid":([0-9]+))?'
+                         rb'(,"cmdline_truncated":true)?$', re.M)
+_PLAIN_CMDLINE = re.compile(rb'"cmdline":(\[[^\]]*\])')
 # "pgid":12,"sid":12,"exit_code":0,"signal":null
 # (empty for a process with no Exit)
 _EXIT = re.compile(rb'^(?:"pgid":([0-9]+)(?:,"sid":([0-9]+))?(?:,"exit_code":([0-9]+|null),"signal":([0-9]+|null))?)?$',
@@ -79,7 +84,9 @@ def exec_columns(steps: Sequence[ExecStep]) -> List[Tuple[bytes, bytes, bytes, b
     field (b"" where the recording has none), read in one pass over all of them."""
     if not steps:
         return []
-    found = _EXEC.findall(b"\n".join(raw_fields_of(steps)))
+    joined = b"\n".join(raw_fields_of(steps))
+    plain = b"\\" not in joined and joined.count(b"]") == len(steps)
+    found = (_PLAIN_EXEC if plain else _EXEC).findall(joined)
     if len(found) != len(steps):  # canonical text always matches: this would be a bug
         raise ValueError(f"{len(steps) - len(found)} exec fields not in canonical form")
     return found
@@ -89,7 +96,10 @@ def cmdline_texts(rests: Sequence[bytes]) -> List[bytes]:
     """The cmdline (JSON text) in each of these execs' raw fields (model.raw_fields)."""
     if not rests:
         return []
-    found = _CMDLINE.findall(b"\n".join(rests))
+    joined = b"\n".join(rests)
+    # ("cmdline": is only ever the field's name: in a string its quotes would be escaped)
+    plain = b"\\" not in joined and joined.count(b"]") == len(rests)
+    found = (_PLAIN_CMDLINE if plain else _CMDLINE).findall(joined)
     if len(found) != len(rests):  # canonical text always matches: this would be a bug
         raise ValueError(f"{len(rests) - len(found)} exec fields not in canonical form")
     return found

@@ -14,15 +14,17 @@ their root are coloured (unless NO_COLOR is set).
 
 from __future__ import annotations
 
-from itertools import islice
+from itertools import compress, count, repeat
+from operator import attrgetter, gt, ne, sub
 
-from proctrace.render.text import RED, RESET, YELLOW, columns, command_texts, duration, fit, notes, outcome
+from proctrace.model import collector_paused, raw_fields_of
+from proctrace.render.text import RED, RESET, YELLOW, columns, command_texts, duration, durations, fit, notes, outcome
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
-    from typing import Callable, Iterator, Optional, Tuple
+    from typing import Callable, Iterator, List, Optional, Tuple
 
-    from proctrace.model import Process, Recording
+    from proctrace.model import ExecStep, Process, Recording
 
 __all__ = ["render"]
 
@@ -30,18 +32,32 @@ _PIECE = 4096        # processes whose lines are made and written together
 _MIN_COMMAND = 12    # columns a command keeps however narrow the terminal
 
 
-def _walk(root: Process) -> Iterator[Tuple[Process, str, str]]:
-    """Each process of the tree, depth first, with its drawing and the one its execs and children continue."""
-    stack = [(root, "", "")]
+def _walk(root: Process, size: int) -> Iterator[Tuple[List[Process], List[str]]]:
+    """The tree of `root` depth first, `size` processes at a time, with their drawings (siblings
+    but the last share theirs)."""
+    stack = [(root, "")]
+    procs: List[Process] = []
+    drawings: List[str] = []
     while stack:  # a loop, not recursion: fork chains can be deep
-        proc, drawing, below = stack.pop()
-        yield proc, drawing, below
+        proc, drawing = stack.pop()
+        procs.append(proc)
+        drawings.append(drawing)
         children = proc.children
-        if children:
-            last = len(children) - 1
-            stack.extend((child, below + ("└─ " if index == last else "├─ "),
-                          below + ("   " if index == last else "│  "))
-                         for index, child in reversed(list(enumerate(children))))
+        if children:  # the first child on top
+            below = _below(drawing)
+            stack.append((children[-1], below + "└─ "))
+            if len(children) > 1:
+                stack.extend(zip(children[-2::-1], repeat(below + "├─ ")))
+        if len(procs) == size:
+            yield procs, drawings
+            procs, drawings = [], []
+    if procs:
+        yield procs, drawings
+
+
+def _below(drawing: str) -> str:
+    """What the lines under a process (its execs, its children) draw where it has its drawing."""
+    return drawing[:-3] + ("   " if drawing.endswith("└─ ") else "│  ") if drawing else ""
 
 
 def _ending(proc: Process, root_end: Optional[int], last_ns: int) -> Tuple[str, str]:
@@ -56,10 +72,6 @@ def _ending(proc: Process, root_end: Optional[int], last_ns: int) -> Tuple[str, 
     else:
         past = f"outlived the root by {duration(proc.end_ns - root_end)}"
     return (said + ", " + past if said else past), colour or YELLOW
-
-
-def _short(ns: int) -> str:
-    return "%.2f ms" % (ns / 1e6) if ns < 10_000_000 else duration(ns)  # duration's, without a call most times
 
 
 class _Layout:
@@ -83,54 +95,70 @@ class _Layout:
 
 
 def _lines(recording: Recording, root: Process, layout: _Layout) -> Iterator[str]:
-    """The tree of `root` as text, a piece of many lines at a time."""
+    """The tree of `root` as text, a piece of many lines at a time.
+
+    Each column of a piece is made in one pass (a C loop where it can be),
+    and the lines of the usual processes are the columns joined; the few
+    that need more (a failure, an exec of several, a process that outlived
+    its root) are made again one at a time.
+    """
     origin, last = recording.first_ns, recording.last_ns
     root_end = root.end_ns
-    walk = _walk(root)
     line = layout.line
-    plain = not layout.width  # lines need neither fitting nor (being plain) colour
-    row = "%%%ds  %%%ds  %%%dd  %%s%%s\n" % (layout.time_width, layout.time_width, layout.pid_width)
-    while True:
-        piece = list(islice(walk, _PIECE))
-        if not piece:
-            return
-        steps = [proc.command_step() for proc, _, _ in piece]
-        execs = [proc.execs for proc, _, _ in piece]  # (a property that builds a list: read once)
-        texts = iter(command_texts([step.cmdline for step in steps if step is not None]))
-        exec_texts = iter(command_texts([step.cmdline for own in execs if len(own) > 1 for step in own]))
-        out = []
-        for (proc, drawing, below), step, own in zip(piece, steps, execs):
-            end = proc.end_ns
-            if end is not None and (root_end is None or end <= root_end) and not proc.failed:
-                said = colour = ""  # nearly every process: ended well, within its root's life
-            else:
-                said, colour = _ending(proc, root_end, last)
-                if end is None:
-                    end = last
-            if step is None:
-                text = "(unknown command)" + ("" if own else " (fork)")
-            else:
-                text = next(texts) or "(empty argv)"
-                if not own:
-                    text += " (fork)"
-                elif own[-1].truncated:
-                    text += " [argv truncated]"
-            # (durations formatted in line, as _short does: a call each would cost a tenth of the tree)
-            start, took = proc.start_ns - origin, end - proc.start_ns
-            start = "%.2f ms" % (start / 1e6) if start < 10_000_000 else duration(start)
-            took = "%.2f ms" % (took / 1e6) if took < 10_000_000 else duration(took)
-            if plain and not said:
-                out.append(row % (start, took, proc.pid, drawing, text))  # (% is faster than an f-string here)
-            else:
-                out.append(line(start, took, str(proc.pid), drawing, text, said, colour))
+    for procs, drawings in _walk(root, _PIECE):
+        execs = [proc.execs for proc in procs]  # (a property that builds a list: read once)
+        steps = [own[-1] if own else proc.command_step() for proc, own in zip(procs, execs)]
+        known = [step for step in steps if step is not None]
+        rests = raw_fields_of(known)
+        texts = command_texts(rests)
+        if "" in texts:
+            texts = [text or "(empty argv)" for text in texts]
+        if len(known) < len(steps):
+            found = iter(texts)
+            texts = [next(found) if step is not None else "(unknown command)" for step in steps]
+        starts = list(map(attrgetter("start_ns"), procs))
+        ends = list(map(attrgetter("end_ns"), procs))
+        # what the usual line lacks: a mark, an ending to say, execs to list
+        odd = set(compress(count(), map(ne, map(len, execs), repeat(1))))
+        odd.update(compress(count(), map(attrgetter("failed"), procs)))
+        if None in ends:
+            odd.update(index for index, end in enumerate(ends) if end is None)
+            ends = [last if end is None else end for end in ends]
+        if root_end is not None:
+            odd.update(compress(count(), map(gt, ends, repeat(root_end))))
+        if b',"cmdline_truncated":true' in b"".join(rests):
+            odd.update(index for index, own in enumerate(execs) if own and own[-1].truncated)
+        # (padded as the line pads them: layout.line leaves them as they are)
+        took = durations(map(sub, ends, starts), layout.time_width)
+        starts = durations([start - origin for start in starts], layout.time_width)
+        pids = list(map(str.rjust, map(str, map(attrgetter("pid"), procs)), repeat(layout.pid_width)))
+        if layout.width:
+            out = list(map(line, starts, took, pids, drawings, texts, repeat(""), repeat("")))
+        else:
+            out = list(map("".join, zip(starts, repeat("  "), took, repeat("  "), pids, repeat("  "), drawings, texts,
+                                        repeat("\n"))))
+        for index in sorted(odd):
+            proc, own = procs[index], execs[index]
+            said, colour = _ending(proc, root_end, last)
+            text = texts[index]
+            if not own:
+                text += " (fork)"
+            elif own[-1].truncated:
+                text += " [argv truncated]"
+            out[index] = line(starts[index], took[index], pids[index], drawings[index], text, said, colour)
             if len(own) > 1:
-                lead = below + ("│  " if proc.children else "   ") + "exec "
-                for number, current in enumerate(own):
-                    until = own[number + 1].timestamp if number + 1 < len(own) else end
-                    text = (next(exec_texts) or "(empty argv)") + (" [argv truncated]" if current.truncated else "")
-                    out.append(line(_short(current.timestamp - origin), _short(until - current.timestamp), "",
-                                    lead, text, "", ""))
+                lead = _below(drawings[index]) + ("│  " if proc.children else "   ") + "exec "
+                out[index] += "".join(_exec_lines(own, ends[index], origin, lead, line))
         yield "".join(out)
+
+
+def _exec_lines(own: List[ExecStep], end: int, origin: int, lead: str, line: Callable[..., str]) -> Iterator[str]:
+    """A line per exec of a process that exec'd more than once, each until the next or the process's end."""
+    texts = command_texts(raw_fields_of(own))
+    for number, (step, text) in enumerate(zip(own, texts)):
+        until = own[number + 1].timestamp if number + 1 < len(own) else end
+        text = (text or "(empty argv)") + (" [argv truncated]" if step.truncated else "")
+        yield line(duration(step.timestamp - origin), duration(until - step.timestamp), "", lead, text, "", "")
 
 
 def render(recording: Recording, *, warn: Callable[[str], None], options=None) -> Iterator[bytes]:
@@ -146,6 +174,7 @@ def render(recording: Recording, *, warn: Callable[[str], None], options=None) -
                      max(len(str(max((proc.pid for proc in recording.processes), default=0))), 3), options)
     yield (header + _Layout(layout.time_width, layout.pid_width, None).line("START", "TIME", "PID", "", "COMMAND",
                                                                              "", "")).encode("utf-8")
-    for root in recording.roots:
-        for text in _lines(recording, root, layout):
-            yield text.encode("utf-8")
+    with collector_paused():  # each piece's columns are lists that hold no cycles: nothing to collect
+        for root in recording.roots:
+            for text in _lines(recording, root, layout):
+                yield text.encode("utf-8")
