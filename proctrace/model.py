@@ -9,8 +9,8 @@ start: a Fork or Exec for a pid whose process already exited starts a new one.
 The fold reads fold items, one tuple an event, `(code, timestamp, pid,
 parent pid, rest)`, where `rest` is the JSON text of the event's other
 fields (see canonical.fold_columns, which reads them from canonical lines
-in one regex pass, and items_of_events, which makes the same items of
-decoded events).  The rest is kept as text and decoded only when a view
+in one regex pass, and pipeline.items_of_events, which makes the same
+items of decoded events).  The rest is kept as text and decoded only when a view
 asks for it: most views read a few fields of a few processes, and a
 million-event recording decoded in full would cost seconds and hundreds of
 megabytes.
@@ -24,13 +24,12 @@ import gc
 from contextlib import contextmanager
 
 from proctrace.canonical import EXEC, EXIT, FORK, LOST, SETPGID, SETSID, cmdline_of, first_words, rest_fields
-from proctrace.events import Exec, Exit, Fork, Lost, SetPGID, SetSID, to_json
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-__all__ = ["ExecStep", "GroupChange", "Process", "Recording", "fold", "items_of_events", "collector_paused",
+__all__ = ["ExecStep", "GroupChange", "Process", "Recording", "fold", "collector_paused",
            "programs_of", "raw_fields", "raw_fields_of"]
 
 
@@ -400,22 +399,3 @@ def fold(batches: Iterable[Iterable[tuple]], *, warn: Callable[[str], None] = la
                         proc.changes = [change]
     roots = [proc for proc in processes if proc.parent is None]
     return Recording(processes, roots, first_ns or 0, last_ns or 0, lost, duplicates)
-
-
-_CODES = {Fork: FORK, Exec: EXEC, Exit: EXIT, SetSID: SETSID, SetPGID: SETPGID, Lost: LOST}
-
-
-def items_of_events(events: Iterable) -> Iterator[tuple]:
-    """Decoded events -> the fold items canonical.fold_columns makes of their lines."""
-    for event in events:
-        kind = type(event)
-        if kind is Lost:
-            yield LOST, event.timestamp, event.count, event.count, b""
-            continue
-        line = to_json(event).encode("utf-8")
-        if kind is Fork:
-            rest = line[line.index(b',"parent_pgid":') + 1:-2]
-            yield FORK, event.timestamp, event.child_pid, event.parent_pid, rest
-        else:
-            rest = line[line.index(b',"pgid":') + 1:-2]  # pgid comes before any string field
-            yield _CODES[kind], event.timestamp, event.pid, event.ppid, rest

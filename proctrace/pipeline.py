@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from proctrace import canonical
 from proctrace.errors import ParseError, ProctraceError
-from proctrace.events import LEGACY, Exec, Lost, UnknownKind, as_line, from_json, merge_legacy, timestamp_of_line
-from proctrace.model import Recording, fold, items_of_events
+from proctrace.events import (LEGACY, Exec, Exit, Fork, Lost, SetPGID, SetSID, UnknownKind, as_line, from_json,
+                              merge_legacy, timestamp_of_line, to_json)
+from proctrace.model import Recording, fold
 from proctrace.selection import hide_short_leaves, narrowed
 from proctrace.parallel import prepared_chunks
 from proctrace.render import FORMATS, RenderOptions, get_renderer
@@ -29,7 +30,7 @@ TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import BinaryIO, Callable, Iterable, Iterator, List, Optional, Tuple
 
-__all__ = ["sort_recording", "render_recording", "read_model"]
+__all__ = ["sort_recording", "render_recording", "read_model", "items_of_events"]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -274,3 +275,23 @@ def _as_items(batches: Iterable[list]) -> Iterator[list]:
             yield batch
         else:
             yield [item if type(item) is tuple else next(items_of_events([item])) for item in batch]
+
+
+_CODES = {Fork: canonical.FORK, Exec: canonical.EXEC, Exit: canonical.EXIT, SetSID: canonical.SETSID,
+          SetPGID: canonical.SETPGID, Lost: canonical.LOST}
+
+
+def items_of_events(events: Iterable) -> Iterator[tuple]:
+    """Decoded events -> the fold items canonical.fold_columns makes of their lines."""
+    for event in events:
+        kind = type(event)
+        if kind is Lost:
+            yield canonical.LOST, event.timestamp, event.count, event.count, b""
+            continue
+        line = to_json(event).encode("utf-8")
+        if kind is Fork:
+            rest = line[line.index(b',"parent_pgid":') + 1:-2]
+            yield canonical.FORK, event.timestamp, event.child_pid, event.parent_pid, rest
+        else:
+            rest = line[line.index(b',"pgid":') + 1:-2]  # pgid comes before any string field
+            yield _CODES[kind], event.timestamp, event.pid, event.ppid, rest

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from proctrace.analysis import (Concurrency, critical_path, end_of, outlived, outlived_parent, own_times,
                                 peak_concurrency, subtree, weighted_times)
 from proctrace.events import Exec, Exit, Fork, Lost
-from proctrace.model import fold, items_of_events
+from proctrace.model import fold
+from proctrace.pipeline import items_of_events
 from strategies import histories
 
 

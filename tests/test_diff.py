@@ -16,7 +16,8 @@ from proctrace.cli import main
 from proctrace.diff import compare, normalise_command
 from proctrace.diff_report import command_text, escape_text, format_ns, json_report, text_report
 from proctrace.events import Exec, Exit, Fork
-from proctrace.model import fold, items_of_events
+from proctrace.model import fold
+from proctrace.pipeline import items_of_events
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "diff"

@@ -14,7 +14,8 @@ from proctrace.cli import main
 from proctrace.diff import compare, normalise_command
 from proctrace.diff_report import UNIT, command_text, escape_text, json_report, text_report
 from proctrace.events import Exec, Exit, Fork, to_json
-from proctrace.model import fold, items_of_events
+from proctrace.model import fold
+from proctrace.pipeline import items_of_events
 from proctrace.pipeline import read_model
 from proctrace.sort import SortStats
 from strategies import arg_text, histories

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from proctrace.analysis import critical_path, own_times, peak_concurrency, weighted_times
 from proctrace.cli import main
 from proctrace.events import Exec, Exit, Fork, to_json
-from proctrace.model import fold, items_of_events
+from proctrace.model import fold
+from proctrace.pipeline import items_of_events
 from proctrace.pipeline import read_model
 from proctrace.render.html import render
 from proctrace.render.timeline import tree_order

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID, to_json
 from proctrace import model
-from proctrace.model import fold, items_of_events
+from proctrace.model import fold
+from proctrace.pipeline import items_of_events
 from proctrace.pipeline import read_model
 from proctrace.sort import SortStats
 from strategies import histories

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from proctrace.analysis import critical_path
 from proctrace.cli import main
 from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID, to_json
-from proctrace.model import fold, items_of_events, raw_fields
+from proctrace.model import fold, raw_fields
+from proctrace.pipeline import items_of_events
 from proctrace.pipeline import read_model
 from proctrace.render.perfetto import render
 from proctrace.sort import SortStats

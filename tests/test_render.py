@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from proctrace.cli import main
 from proctrace.events import Exec, Exit, Fork, to_json
-from proctrace.model import fold, items_of_events
+from proctrace.model import fold
+from proctrace.pipeline import items_of_events
 from proctrace.render import RENDERERS
 from proctrace.render.mermaid import command_label, escape_label, render as _render_mermaid
 

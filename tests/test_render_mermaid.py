@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from proctrace.cli import main
 from proctrace.events import Exec, Exit, Fork
-from proctrace.model import fold, items_of_events
+from proctrace.model import fold
+from proctrace.pipeline import items_of_events
 from proctrace.selection import hide_short_leaves
 from proctrace.render import RenderOptions
 from proctrace.render.mermaid import Scale, render

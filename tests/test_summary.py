@@ -7,7 +7,8 @@ import pytest
 
 from proctrace.cli import main
 from proctrace.events import Exec, Exit, Fork, Lost, to_json
-from proctrace.model import fold, items_of_events
+from proctrace.model import fold
+from proctrace.pipeline import items_of_events
 from proctrace.render import RenderOptions
 from proctrace.render.summary import PATH_LIMIT, render as render_text
 from proctrace.render.summary_json import summary_object

@@ -6,7 +6,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from proctrace.events import Exec, Exit, Fork
-from proctrace.model import fold, items_of_events, raw_fields
+from proctrace.model import fold, raw_fields
+from proctrace.pipeline import items_of_events
 from proctrace.render.timeline import cmdline_texts, command_label, exec_columns, json_str, labels, safe_json, tree_order
 from strategies import argvs, cmdlines
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from proctrace.cli import main
 from proctrace.events import Exec, Exit, Fork, Lost, to_json
-from proctrace.model import fold, items_of_events
+from proctrace.model import fold
+from proctrace.pipeline import items_of_events
 from proctrace.selection import hide_short_leaves, narrowed
 from proctrace.render import RenderOptions
 from proctrace.model import raw_fields_of

@@ -1,6 +1,6 @@
 """One recording: bpftrace's lines in, the recording (JSON lines, in time order) out.
 
-The stages are generators: `_pump` yields batches of raw lines as bpftrace
+The stages are generators: pump.pump yields batches of raw lines as bpftrace
 writes them (and decides, from what has been seen, when to stop it);
 parse_batches turns them into events (with -p, snapshot.reconcile puts
 the /proc snapshot in front of them); `_observe` keeps track of the tree
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import errno
 import os
-import select
 import signal
 import time
 
 from proctrace.events import Exec, Exit, Fork, Lost, ProctraceError, to_json
-from proctrace.record import launch
+from proctrace.record import launch, process
+from proctrace.record.pump import FORWARDED, pump, wait_for_command
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -37,28 +37,10 @@ __all__ = ["run_record"]
 WINDOW_NS = 1_000_000_000
 # How long bpftrace may take to compile, verify and attach the script.
 BEGIN_TIMEOUT_S = 120.0
-# With a command (and no --follow-orphans) the script says when the root's
-# exit has been printed (PT_FINAL): bpftrace is stopped then.  Otherwise it is
-# interrupted, and prints what its maps still hold as it exits, once it has
-# read what the kernel gave it until CATCH_UP_NS after the root ended (the
-# dump markers say when they were asked for; by then the epoch of the end was
-# printed too, and with it the orphans --follow-orphans waits for).  A
-# bpftrace that prints nothing for EXIT_GRACE_S is stopped anyway.
-# A bpftrace that lags far behind still has FINAL_WAIT_NS to print it.
-CATCH_UP_NS = 300_000_000
-FINAL_WAIT_NS = 10_000_000_000
-EXIT_GRACE_S = 2.0
-# How long bpftrace may take to drain and exit once asked to.
-DRAIN_TIMEOUT_S = 15.0
-POLL_S = 0.05
-BATCH_S = 0.01
-BATCH_BYTES = 16384
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-SI_KERNEL = 0x80  # si_code of a signal the kernel sent (the terminal's Ctrl-C)
 
 
 class _Tree:
-    """What the stages have seen of the recorded tree; read by `_pump` to decide when to stop."""
+    """What the stages have seen of the recorded tree; read by pump.pump to decide when to stop."""
 
     def __init__(self, root: int, alive: Dict[int, Tuple[str, ...]]):
         self.root = root
@@ -81,16 +63,16 @@ def run_record(*, command: List[str], pid: Optional[int], output, output_is_stdo
         stderr.flush()
 
     # like a shell: an unknown command is reported before anything starts
-    if command and not launch.command_exists(command[0]):
+    if command and not process.command_exists(command[0]):
         say(f"{command[0]}: command not found")
         return 127
-    if pid is not None and not launch.pid_alive(pid):
+    if pid is not None and not process.pid_alive(pid):
         raise ProctraceError(f"no running process has pid {pid}")
     bpftrace = launch.find_bpftrace(bpftrace_path)
     launch.check_kernel()
     prefix = launch.start_sudo()
 
-    # Signals are collected by the recording loop (see _pump), from before
+    # Signals are collected by the recording loop (see pump.py), from before
     # anything starts: the children unblock them for themselves.
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     try:
@@ -108,7 +90,7 @@ def _start_and_record(command: List[str], pid: Optional[int], bpftrace: str, pre
     first: List = []
     snapshot = None
     if command:
-        held = launch.spawn_held(command, stdout_to_stderr=output_is_stdout, run_as=launch.command_user())
+        held = process.spawn_held(command, stdout_to_stderr=output_is_stdout, run_as=process.command_user())
         root = held.pid
         tree = _Tree(root, {root: tuple(command)})
     else:
@@ -169,7 +151,7 @@ def _import_the_rest() -> None:
     import proctrace.sort  # noqa: F401
 
 
-def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree, first: list,
+def _record(tracer: launch.Tracer, held: Optional[process.HeldCommand], tree: _Tree, first: list,
             lines: List[bytes], early_err: bytes, *, output, debug: bool, follow_orphans: bool,
             say, snapshot: Optional[Snapshot] = None) -> int:
     """The recording loop proper; returns the exit status."""
@@ -178,7 +160,7 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
     from proctrace.sort import sort_batches
 
     control: Dict[str, object] = {"interrupted_by": None, "died_early": False}
-    raw = _pump(tracer, held, tree, lines, early_err, debug=debug, follow_orphans=follow_orphans,
+    raw = pump(tracer, held, tree, lines, early_err, debug=debug, follow_orphans=follow_orphans,
                 say=say, control=control)
     items = parse_batches(raw, strict=False)
     if snapshot is not None:
@@ -199,7 +181,7 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
             if control["interrupted_by"] is not None:
                 return 128 + int(control["interrupted_by"])
             raise
-        _wait_for_command(held)
+        wait_for_command(held)
         return _command_status(held)
     if control["died_early"] or (tracer.process.returncode not in (0, None)
                                  and not tree.ended and not tree.final):
@@ -222,23 +204,12 @@ def _record(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tr
     return 0
 
 
-def _command_status(held: launch.HeldCommand) -> int:
+def _command_status(held: process.HeldCommand) -> int:
     """The command's wait status as a shell gives it: its exit code, or 128+N for signal N."""
     status = held.status if held.status is not None else 0
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
-
-
-def _wait_for_command(held: launch.HeldCommand) -> None:
-    """Wait for the command to end, passing on the signals we get (not the terminal's, it has those)."""
-    while held.poll() is None:
-        info = signal.sigtimedwait(FORWARDED, POLL_S)
-        if info is not None and info.si_code != SI_KERNEL:
-            try:
-                os.kill(held.pid, info.si_signo)
-            except ProcessLookupError:
-                pass
 
 
 def _drop_output(output) -> None:
@@ -301,130 +272,12 @@ def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator
             yield keys, events
 
 
-def _pump(tracer: launch.Tracer, held: Optional[launch.HeldCommand], tree: _Tree, lines: List[bytes],
-          early_err: bytes, *, debug: bool, follow_orphans: bool, say, control) -> Iterator[List[bytes]]:
-    """bpftrace's output as batches of lines; stops bpftrace once the tree is done.
-
-    Signals that proctrace gets (blocked, and collected here) go to the
-    command; the terminal's Ctrl-C already reached it, so that one is not sent
-    twice.  With --pid there is no command of ours: a signal ends the recording.
-    """
-    partial = {tracer.stdout.fileno(): b"", tracer.stderr.fileno(): b""}
-    err_fd = tracer.stderr.fileno()
-    if debug:
-        for line in lines[:-1]:
-            say(f"bpftrace: {line.rstrip().decode('utf-8', 'backslashreplace')}")
-    yield lines[:-1]
-    partial[tracer.stdout.fileno()] = lines[-1]
-    _stderr_lines(early_err.split(b"\n"), debug, say)
-    last_output = time.monotonic()
-    ended_ns: Optional[int] = None
-    stop_deadline: Optional[float] = None
-    while partial:
-        ready, _, _ = select.select(list(partial), [], [], POLL_S)
-        out: List[bytes] = []
-        got = 0
-        for fd in ready:
-            data = os.read(fd, 1 << 16)
-            got += len(data)
-            if not data:
-                rest = partial.pop(fd)
-                chunk = [rest] if rest else []
-            else:
-                chunk = (partial[fd] + data).split(b"\n")
-                partial[fd] = chunk.pop()
-            if fd == err_fd:
-                # bpftrace may report lost events on either stream
-                out.extend(line for line in chunk if line.startswith(b"Lost "))
-                _stderr_lines([line for line in chunk if not line.startswith(b"Lost ")], debug, say)
-            else:
-                if debug:
-                    for line in chunk:
-                        if line.strip():
-                            say(f"bpftrace: {line.decode('utf-8', 'backslashreplace')}")
-                out.extend(chunk)
-        if out:
-            last_output = time.monotonic()
-            yield out
-        if tree.final:
-            # the root's exit is told: nothing more is wanted (see Tracer.finish)
-            tracer.finish()
-            break
-        if 0 < got < BATCH_BYTES:
-            # Let lines gather: a busy tree then costs a wake-up per 10 ms,
-            # not one per line.  Not when the pipe was full: bpftrace is
-            # waiting for us (a 128 KB argv is 300 KB of map entries).
-            time.sleep(BATCH_S)
-        # who sent us a signal?
-        while True:
-            info = signal.sigtimedwait(FORWARDED, 0)
-            if info is None:
-                break
-            if held is not None and held.status is None:
-                if info.si_code != SI_KERNEL:
-                    try:
-                        os.kill(held.pid, info.si_signo)
-                    except ProcessLookupError:
-                        pass
-            elif held is None:
-                control["interrupted_by"] = info.si_signo  # stop, once bpftrace caught up
-        now = time.monotonic()
-        if tracer.interrupted:
-            if stop_deadline is None:
-                stop_deadline = now + DRAIN_TIMEOUT_S
-            elif now > stop_deadline:
-                say("warning: bpftrace did not stop in time: the recording may end early")
-                tracer.kill()
-                break
-            continue
-        # The root is done once it has ended (its Exit is in bpftrace's maps)
-        if held is not None:
-            ended = held.poll() is not None
-        else:
-            ended = tree.root_exit is not None or not launch.pid_alive(tree.root)
-        if not (ended or control["interrupted_by"] is not None):
-            continue
-        if ended_ns is None:
-            ended_ns = time.monotonic_ns()
-        if (not follow_orphans and control["interrupted_by"] is None and now - last_output < EXIT_GRACE_S
-                and time.monotonic_ns() - ended_ns < FINAL_WAIT_NS):
-            continue  # PT_FINAL is coming
-        if tree.read_up_to - ended_ns < CATCH_UP_NS and now - last_output < EXIT_GRACE_S:
-            continue
-        if (follow_orphans and control["interrupted_by"] is None
-                and any(launch.pid_alive(p) for p in tree.alive if p != tree.root)):
-            continue
-        tracer.interrupt()
-    if tracer.process.poll() is None and tracer.process.returncode is None:
-        try:
-            tracer.process.wait(timeout=DRAIN_TIMEOUT_S)
-        except Exception:  # noqa: BLE001 -- a stuck bpftrace must not hang us
-            tracer.kill()
-    if held is not None and held.status is None:
-        if not tree.final:
-            # bpftrace died first: still wait for the command and pass signals on
-            control["died_early"] = True
-        _wait_for_command(held)
-
-
-def _stderr_lines(lines: List[bytes], debug: bool, say) -> None:
-    """bpftrace's messages: shown with --debug; otherwise only what is not known noise."""
-    for line in lines:
-        if not line.strip():
-            continue
-        text = line.decode("utf-8", "backslashreplace")
-        if debug:
-            say(f"bpftrace: {text}")
-        elif not any(h in line for h in launch.HARMLESS):
-            say(f"bpftrace: {text}")
-
-
 def _report_outlived(tree: _Tree, say) -> None:
     """List the tree's processes still running when the recording ends (they may hold pipes)."""
     from proctrace.record.snapshot import read_cmdline
     # what they run now: an orphan may have exec'd after the recording ended
     outlived = [(pid, read_cmdline(pid) or argv) for pid, argv in sorted(tree.alive.items())
-                if pid != tree.root and launch.pid_alive(pid)]
+                if pid != tree.root and process.pid_alive(pid)]
     if not outlived:
         return
     noun = "process" if len(outlived) == 1 else "processes"

@@ -27,7 +27,7 @@ import time
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID
-from proctrace.record import launch
+from proctrace.record import process
 from proctrace.record.parse import End, Final, Tick
 
 __all__ = ["Snapshot", "take_snapshot", "reconcile", "report_unseen_exits", "read_cmdline"]
@@ -55,7 +55,7 @@ def take_snapshot(pid: int) -> Snapshot:
             continue
         ppid, pgid, sid = table[member]
         argv = read_cmdline(member)
-        if not argv and launch.read_proc_stat(member) is None:
+        if not argv and process.read_proc_stat(member) is None:
             continue  # it ended meanwhile: its Exit says so (see _merge)
         try:
             filename: Optional[str] = os.readlink(f"/proc/{member}/exe")
@@ -132,7 +132,7 @@ def report_unseen_exits(snapshot: Snapshot, alive: Dict[int, Tuple[str, ...]], r
     """
     read = {event.pid for event in snapshot.execs}
     gone = [(pid, argv) for pid, argv in sorted(alive.items())
-            if pid in read and pid != root and not launch.pid_alive(pid)]
+            if pid in read and pid != root and not process.pid_alive(pid)]
     if not gone:
         return
     noun, them = ("process", "it") if len(gone) == 1 else ("processes", "them")
@@ -159,7 +159,7 @@ def _proc_table() -> Dict[int, Tuple[int, int, int]]:
     table = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
-            stat = launch.read_proc_stat(int(name))
+            stat = process.read_proc_stat(int(name))
             if stat is not None:
                 table[int(name)] = stat
     return table
