@@ -1,6 +1,8 @@
-"""Shared pytest set-up: the --update-golden option for the golden-file tests."""
+"""Shared pytest set-up: the --update-golden option for the golden-file tests, and a small recording."""
 
 import pytest
+
+from proctrace.events import Exec, Exit, Fork, to_json
 
 
 def pytest_addoption(parser):
@@ -11,3 +13,15 @@ def pytest_addoption(parser):
 @pytest.fixture
 def update_golden(request):
     return request.config.getoption("--update-golden")
+
+
+@pytest.fixture
+def selection_recording(tmp_path):
+    """A recording file for --pid and --min-duration: make (pid 2) with a 1 ns leaf (3) and cc (4),
+    whose child (5) runs 90 ms."""
+    events = [Fork(0, 1, 2, 1), Exec(1, 2, 1, 2, ("make",)), Fork(10, 2, 3, 2), Exit(11, 3, 2, 2, None, 0, None),
+              Fork(20, 2, 4, 2), Exec(21, 4, 2, 2, ("cc",)), Fork(30, 4, 5, 4), Exit(90_000_000, 5, 4, 4, None, 0, None),
+              Exit(95_000_000, 4, 2, 2, None, 0, None), Exit(99_000_000, 2, 1, 2, None, 0, None)]
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(to_json(event) + "\n" for event in events))
+    return path

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 from proctrace.analysis import critical_path, own_times, peak_concurrency, weighted_times
 from proctrace.cli import main
-from proctrace.events import Exec, Exit, Fork, to_json
+from proctrace.events import Exec, Exit, Fork
 from proctrace.model import fold
 from proctrace.pipeline import items_of_events
 from proctrace.pipeline import read_model
@@ -198,12 +198,8 @@ def test_the_page_is_the_same_every_time():
     assert _page(recording) == _page(recording)
 
 
-def test_pid_and_min_duration_apply(tmp_path, capsys):
-    events = [Fork(0, 1, 2, 1), Exec(1, 2, 1, 2, ("make",)), Fork(10, 2, 3, 2), Exit(11, 3, 2, 2, None, 0, None),
-              Fork(20, 2, 4, 2), Exec(21, 4, 2, 2, ("cc",)), Fork(30, 4, 5, 4), Exit(90_000_000, 5, 4, 4, None, 0, None),
-              Exit(95_000_000, 4, 2, 2, None, 0, None), Exit(99_000_000, 2, 1, 2, None, 0, None)]
-    path = tmp_path / "r.jsonl"
-    path.write_text("".join(to_json(event) + "\n" for event in events))
+def test_pid_and_min_duration_apply(tmp_path, capsys, selection_recording):
+    path = selection_recording
     out = tmp_path / "t.html"
     assert main(["render", "-f", "html", "-i", str(path), "-o", str(out), "--pid", "4"]) == 0
     data = _data(_parsed(out.read_bytes()))

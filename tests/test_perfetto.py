@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 from proctrace.analysis import critical_path
 from proctrace.cli import main
-from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID, to_json
+from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID
 from proctrace.model import fold, raw_fields
 from proctrace.pipeline import items_of_events
 from proctrace.pipeline import read_model
@@ -172,12 +172,8 @@ def test_gzip_output_is_reproducible(tmp_path, capsys):
     check_trace(gzip.decompress(data))
 
 
-def test_pid_and_min_duration_apply(tmp_path, capsys):
-    events = [Fork(0, 1, 2, 1), Exec(1, 2, 1, 2, ("make",)), Fork(10, 2, 3, 2), Exit(11, 3, 2, 2, None, 0, None),
-              Fork(20, 2, 4, 2), Exec(21, 4, 2, 2, ("cc",)), Fork(30, 4, 5, 4), Exit(90_000_000, 5, 4, 4, None, 0, None),
-              Exit(95_000_000, 4, 2, 2, None, 0, None), Exit(99_000_000, 2, 1, 2, None, 0, None)]
-    path = tmp_path / "r.jsonl"
-    path.write_text("".join(to_json(event) + "\n" for event in events))
+def test_pid_and_min_duration_apply(tmp_path, capsys, selection_recording):
+    path = selection_recording
     out = tmp_path / "t.json"
     assert main(["render", "-f", "perfetto", "-i", str(path), "-o", str(out), "--pid", "4"]) == 0
     pids = {event["args"]["pid"] for event in _events(check_trace(out.read_bytes()), cat="process")}
