@@ -170,22 +170,25 @@ def _open_input(path: str):
     return nullcontext(sys.stdin.buffer)
 
 
-def _open_output(path: str, source: Optional[str] = None):
+def _open_output(path: str, *sources: str):
     """The file to write; `-` is standard output, left open for the interpreter to close.
 
     A name ending in .gz is written gzip-compressed, with no name or time in
     its header, so the same output gives the same bytes.  A file that is
-    also the input is refused before it is opened, which would empty it.
+    also an input (named, or as standard input or output) is refused
+    before it is opened, which would empty it, or appending to it, which
+    would read our own output back without end.
     """
     from contextlib import nullcontext
     from proctrace.errors import ProctraceError
+    for source in sources:
+        if _same_file(source, path):
+            raise ProctraceError(f"{_name(path, '<stdout>')}: is also the input: writing it would destroy "
+                                 f"the recording; write to another file")
     if path == "-":
         if sys.stdout is None:
             raise ProctraceError("<stdout>: standard output is closed")
         return nullcontext(sys.stdout.buffer)
-    if source is not None and source != "-" and _same_file(source, path):
-        raise ProctraceError(f"{path}: is also the input: writing it would destroy the recording; "
-                             f"write to another file")
     if path.endswith(".gz"):
         import gzip
         return gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), mtime=0)
@@ -193,14 +196,22 @@ def _open_output(path: str, source: Optional[str] = None):
 
 
 def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False  # the output does not exist yet (or the input cannot be read: said later)
+    """Whether `a` and `b` (`-`: standard input and output) are one regular file."""
+    import stat
+    ids = []
+    for path, stream in ((a, sys.stdin), (b, sys.stdout)):
+        try:
+            info = os.stat(path) if path != "-" else os.fstat(stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            return False  # the output does not exist yet (or the input cannot be read: said later)
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        ids.append((info.st_dev, info.st_ino))
+    return ids[0] == ids[1]
 
 
-def _name(path: str) -> str:
-    return "<stdin>" if path == "-" else path
+def _name(path: str, stream: str = "<stdin>") -> str:
+    return stream if path == "-" else path
 
 
 def _write(out, data: bytes, piece: int = 1 << 16) -> None:
@@ -309,7 +320,7 @@ def _diff(args: argparse.Namespace) -> int:
     found = compare(*runs, key=args.key, min_delta_ns=args.min_delta, min_percent=args.min_percent, warn=_warn)
     names = (_name(args.a), _name(args.b))
     report = json_report(found, names) if args.json else text_report(found, names, wide=args.wide)
-    with _open_output(args.output, args.a if args.b == "-" or _same_file(args.a, args.output) else args.b) as out:
+    with _open_output(args.output, args.a, args.b) as out:
         _write(out, report)
         out.flush()
     return EXIT_OK

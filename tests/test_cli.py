@@ -172,3 +172,30 @@ def test_a_closed_standard_stream_is_one_error_line(closed, message, command):
     out = subprocess.run(args, cwd=ROOT, stdin=subprocess.DEVNULL if closed == "1" else None,
                          stdout=subprocess.PIPE if closed == "0" else None, stderr=subprocess.PIPE)
     assert out.returncode == 1 and out.stderr.decode() == f"proctrace: error: {message}\n"
+
+
+@pytest.mark.parametrize("args, stdin_is_input, stdout_is_input", [
+    (["sort", "-o", "{rec}"], True, False),             # proctrace sort -o rec.jsonl < rec.jsonl
+    (["render", "-f", "tree", "-o", "{rec}"], True, False),
+    (["sort", "-i", "{rec}"], False, True),             # proctrace sort -i rec.jsonl >> rec.jsonl
+    (["sort"], True, True),                             # proctrace sort < rec.jsonl >> rec.jsonl
+    (["render", "-i", "{rec}"], False, True),
+    (["diff", "{rec}", str(TRICKY)], False, True),
+])
+def test_a_standard_stream_that_is_the_input_file_is_refused(args, stdin_is_input, stdout_is_input, tmp_path):
+    """-o F with F as standard input emptied F; appending standard output to
+    the input read our own output back, and a 2 MB recording grew by 75 MB
+    a second until the disk was full."""
+    rec = tmp_path / "rec.jsonl"
+    rec.write_bytes(TRICKY.read_bytes())
+    before = rec.read_bytes()
+    with open(rec, "rb") as stdin, open(rec, "ab") as stdout:
+        proc = subprocess.run([sys.executable, "-m", "proctrace", *(arg.format(rec=rec) for arg in args)], cwd=ROOT,
+                              stdin=stdin if stdin_is_input else subprocess.DEVNULL,
+                              stdout=stdout if stdout_is_input else subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=60)
+    name = "<stdout>" if stdout_is_input else str(rec)
+    errors = [line for line in proc.stderr.decode().splitlines() if not line.startswith("proctrace: warning:")]
+    assert (proc.returncode, errors) == (1, [f"proctrace: error: {name}: is also the input: writing it would "
+                                             f"destroy the recording; write to another file"])
+    assert rec.read_bytes() == before
