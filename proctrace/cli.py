@@ -170,14 +170,15 @@ def _open_input(path: str):
     return nullcontext(sys.stdin.buffer)
 
 
-def _open_output(path: str, *sources: str):
+def _open_output(path: str, *sources: str, whole: bool = False):
     """The file to write; `-` is standard output, left open for the interpreter to close.
 
     A name ending in .gz is written gzip-compressed, with no name or time in
     its header, so the same output gives the same bytes.  A file that is
     also an input (named, or as standard input or output) is refused
     before it is opened, which would empty it, or appending to it, which
-    would read our own output back without end.
+    would read our own output back without end.  `whole`: written to a new
+    file put in its place at the end, so that an error leaves it as it was.
     """
     from contextlib import nullcontext
     from proctrace.errors import ProctraceError
@@ -189,6 +190,9 @@ def _open_output(path: str, *sources: str):
         if sys.stdout is None:
             raise ProctraceError("<stdout>: standard output is closed")
         return nullcontext(sys.stdout.buffer)
+    if whole:
+        from proctrace.outfile import replaced_when_done
+        return replaced_when_done(path, compress=path.endswith(".gz"))
     if path.endswith(".gz"):
         import gzip
         return gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), mtime=0)
@@ -264,7 +268,8 @@ def _sort(args: argparse.Namespace) -> int:
     from proctrace.pipeline import sort_recording
     from proctrace.sort import SortStats
     stats = SortStats()
-    with _open_input(args.input) as stream, _open_output(args.output, args.input) as out:
+    with _open_input(args.input) as stream, \
+            _open_output(args.output, args.input, whole=not args.line_buffered) as out:
         interrupted = _finish_input_on_interrupt(stream)
         for lines in sort_recording(stream, source=_name(args.input), window_ns=args.window, stats=stats):
             _write(out, b"\n".join(lines))
@@ -291,7 +296,8 @@ def _render(args: argparse.Namespace) -> int:
     from proctrace.pipeline import render_recording
     from proctrace.sort import SortStats
     stats = SortStats()
-    with _open_input(args.input) as stream, _open_output(args.output, args.input) as out:
+    with _open_input(args.input) as stream, \
+            _open_output(args.output, args.input, whole=not args.line_buffered) as out:
         interrupted = _finish_input_on_interrupt(stream)
         for data in render_recording(stream, args.format, source=_name(args.input), window_ns=args.window,
                                      stats=stats, warn=_warn, options=_render_options(args)):
@@ -320,7 +326,7 @@ def _diff(args: argparse.Namespace) -> int:
     found = compare(*runs, key=args.key, min_delta_ns=args.min_delta, min_percent=args.min_percent, warn=_warn)
     names = (_name(args.a), _name(args.b))
     report = json_report(found, names) if args.json else text_report(found, names, wide=args.wide)
-    with _open_output(args.output, args.a, args.b) as out:
+    with _open_output(args.output, args.a, args.b, whole=True) as out:
         _write(out, report)
         out.flush()
     return EXIT_OK

@@ -199,3 +199,27 @@ def test_a_standard_stream_that_is_the_input_file_is_refused(args, stdin_is_inpu
     assert (proc.returncode, errors) == (1, [f"proctrace: error: {name}: is also the input: writing it would "
                                              f"destroy the recording; write to another file"])
     assert rec.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [["sort"], ["render"], ["render", "-f", "tree"]])
+@pytest.mark.parametrize("output", ["out.jsonl", "out.jsonl.gz", "link.jsonl"])
+def test_an_error_leaves_the_output_file_as_it_was(command, output, tmp_path, capsys):
+    """Bad input after a megabyte of good lines: sort wrote the good ones over
+    the old file, a cut recording that ended on a whole line and read as
+    complete."""
+    good = b"".join(b'{"Lost":{"timestamp":%d,"count":1}}\n' % i for i in range(40_000))
+    (tmp_path / "in.jsonl").write_bytes(good + b"not json\n" + good)
+    (tmp_path / "out.jsonl").write_bytes(b"the old file\n")
+    (tmp_path / "out.jsonl.gz").write_bytes(b"the old file\n")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "out.jsonl")
+    (tmp_path / "out.jsonl").chmod(0o640)
+    assert main(command + ["-i", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / output)]) == 1
+    assert ":40001: not a JSON event" in capsys.readouterr().err
+    assert (tmp_path / output).read_bytes() == b"the old file\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "link.jsonl", "out.jsonl", "out.jsonl.gz"]
+    # and once the input is good, the file is replaced, keeping its link and its permissions
+    (tmp_path / "in.jsonl").write_bytes(good)
+    assert main(command + ["-i", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / output)]) == 0
+    assert (tmp_path / output).read_bytes() != b"the old file\n"
+    assert (tmp_path / "link.jsonl").is_symlink() and (tmp_path / "out.jsonl").stat().st_mode & 0o777 == 0o640
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "link.jsonl", "out.jsonl", "out.jsonl.gz"]
