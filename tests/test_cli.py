@@ -223,3 +223,17 @@ def test_an_error_leaves_the_output_file_as_it_was(command, output, tmp_path, ca
     assert (tmp_path / output).read_bytes() != b"the old file\n"
     assert (tmp_path / "link.jsonl").is_symlink() and (tmp_path / "out.jsonl").stat().st_mode & 0o777 == 0o640
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "link.jsonl", "out.jsonl", "out.jsonl.gz"]
+
+
+@pytest.mark.parametrize("command", [["render"], ["render", "-f", "tree"]])
+def test_legacy_args_that_complete_no_exec_are_not_dropped_silently(command, tmp_path, capsys):
+    text = (GOOD + b'{"Exec":{"timestamp":2,"pid":2,"ppid":1,"pgid":2,"cmdline":[]}}\n'
+            b'{"ExecArgs":{"timestamp":2,"pid":3,"args":"of another pid"}}\n'
+            b'{"ExecArgs":{"timestamp":2,"pid":2,"args":"a b"}}\n'
+            b'{"ExecFilename":{"timestamp":7,"pid":2,"filename":"/bin/of-no-exec"}}\n'
+            b'{"Exit":{"timestamp":9,"pid":2,"ppid":1,"pgid":2}}\n')
+    status, _ = _run(command, tmp_path, text)
+    assert status == 0
+    assert "proctrace: warning: 2 ExecArgs or ExecFilename events follow no Exec of their pid and time: ignored " \
+           "(the first at 2 ns, pid 3)\n" in capsys.readouterr().err
+    assert b"a b" in (tmp_path / "out").read_bytes() or b'["a","b"]' in (tmp_path / "out").read_bytes()
