@@ -229,8 +229,15 @@ def _write(out, data: bytes, piece: int = 1 << 16) -> None:
         out.write(view[start:start + piece])
 
 
+def _say(line: str) -> None:
+    """One line on standard error, or none when it is closed (`2>&-`): print
+    would write it to standard output instead, into the recording or JSON."""
+    if sys.stderr is not None:
+        print(line, file=sys.stderr, flush=True)
+
+
 def _warn(message: str) -> None:
-    print(f"proctrace: warning: {message}", file=sys.stderr, flush=True)
+    _say(f"proctrace: warning: {message}")
 
 
 def _report_late(stats, window_ns: Optional[int]) -> None:
@@ -362,10 +369,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except TracerError as err:
         if getattr(args, "debug", False):
             raise
-        print(f"proctrace: error: {err}", file=sys.stderr)
+        _say(f"proctrace: error: {err}")
         return EXIT_TRACER
     except ProctraceError as err:
-        print(f"proctrace: error: {err}", file=sys.stderr)
+        _say(f"proctrace: error: {err}")
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         # Nobody reads our output any more (`| head`): end quietly, and stop the
@@ -376,7 +383,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OSError as err:
         output = getattr(args, "output", "-")
         name = err.filename if err.filename is not None else ("<stdout>" if output == "-" else output)
-        print(f"proctrace: error: {name}: {err.strerror or err}", file=sys.stderr)
+        _say(f"proctrace: error: {name}: {err.strerror or err}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -237,3 +237,18 @@ def test_legacy_args_that_complete_no_exec_are_not_dropped_silently(command, tmp
     assert "proctrace: warning: 2 ExecArgs or ExecFilename events follow no Exec of their pid and time: ignored " \
            "(the first at 2 ns, pid 3)\n" in capsys.readouterr().err
     assert b"a b" in (tmp_path / "out").read_bytes() or b'["a","b"]' in (tmp_path / "out").read_bytes()
+
+
+@pytest.mark.parametrize("command", [["render", "-f", "summary-json"], ["render"], ["sort", "--window", "0ns"]])
+def test_a_closed_standard_error_keeps_warnings_out_of_the_output(command):
+    """With `2>&-`, sys.stderr is None, and print(file=None) wrote every
+    warning and error to standard output: into the JSON or the recording."""
+    late = TRICKY.read_bytes() + b'{"Lost":{"timestamp":0,"count":1}}\n'
+    args = ["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "proctrace", *command]
+    out = subprocess.run(args, cwd=ROOT, input=late, stdout=subprocess.PIPE, timeout=60)
+    assert out.returncode == 0 and b"proctrace:" not in out.stdout
+    if command[-1] == "summary-json":
+        import json
+        json.loads(out.stdout)
+    bad = subprocess.run(args + ["-i", "/nonexistent"], cwd=ROOT, stdout=subprocess.PIPE, timeout=60)
+    assert (bad.returncode, bad.stdout) == (1, b"")
