@@ -231,9 +231,20 @@ def _write(out, data: bytes, piece: int = 1 << 16) -> None:
 
 def _say(line: str) -> None:
     """One line on standard error, or none when it is closed (`2>&-`): print
-    would write it to standard output instead, into the recording or JSON."""
-    if sys.stderr is not None:
+    would write it to standard output instead, into the recording or JSON.
+    A pipe there whose reader left must not stop the output either: the
+    rest goes to /dev/null, as does the flush at interpreter shutdown."""
+    if sys.stderr is None:
+        return
+    try:
         print(line, file=sys.stderr, flush=True)
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stderr.fileno())
+        except (OSError, ValueError):
+            pass  # not a file descriptor: nothing is flushed to it at shutdown
+        os.close(devnull)
 
 
 def _warn(message: str) -> None:

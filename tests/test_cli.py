@@ -252,3 +252,16 @@ def test_a_closed_standard_error_keeps_warnings_out_of_the_output(command):
         json.loads(out.stdout)
     bad = subprocess.run(args + ["-i", "/nonexistent"], cwd=ROOT, stdout=subprocess.PIPE, timeout=60)
     assert (bad.returncode, bad.stdout) == (1, b"")
+
+
+def test_a_standard_error_pipe_whose_reader_left_does_not_stop_the_output():
+    """A warning written to a broken stderr pipe raised BrokenPipeError, taken
+    for a closed output: exit 141 and nothing written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        out = subprocess.run([sys.executable, "-m", "proctrace", "render", "-f", "summary-json", "-i", str(TRICKY)],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=write_end, timeout=60)
+    finally:
+        os.close(write_end)
+    assert out.returncode == 0 and out.stdout.startswith(b"{") and out.stdout.endswith(b"}\n")
