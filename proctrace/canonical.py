@@ -161,19 +161,19 @@ _FIRST_KEY = re.compile(rb'\{"[A-Za-z]+":\{"timestamp":([0-9]+)[,}]')
 
 
 def _keys_of_width(width: int) -> re.Pattern:
-    # the key of each line after the first, when it has this width (re caches the compiled pattern)
-    return re.compile(rb'\n\{"[A-Za-z]+":\{"timestamp":([0-9]{%d})[,}]' % width)
+    # the key of each line after the first, when it has this width and the line before it ends
+    # its object, not cut short (re caches the compiled pattern)
+    return re.compile(rb'\}\}\n\{"[A-Za-z]+":\{"timestamp":([0-9]{%d})(?=[,}])' % width)
 
 
 def _run_digits(body: bytes, end: int) -> Optional[List[bytes]]:
     """Every line's timestamp digits, when every line of body[:end] starts
-    with a key of the first line's width and the last line ends its object;
-    else None."""
+    with a key of the first line's width and ends its object; else None."""
     first = _FIRST_KEY.match(body, 0, end)
-    # a last line cut short (a recorder killed mid-write) must not pass as an event
+    # a line cut short (a recorder killed mid-write, perhaps appended to later) must not pass as an event
     if first is None or not body.endswith(b"}}", 0, end) or len(first.group(1)) > 20:
         return None
-    digits = _keys_of_width(len(first.group(1))).findall(body, first.end(), end)
+    digits = _keys_of_width(len(first.group(1))).findall(body, first.end(1), end)
     digits.insert(0, first.group(1))
     # one key found after each newline means one at the start of every line
     return digits if len(digits) == body.count(b"\n", 0, end) + 1 else None
@@ -184,8 +184,8 @@ def chunk_keys(body: bytes):
     the chunk's lines are in order, (sorted text, keys array) when they are
     not, None when some line needs a closer look (events.timestamp_of_line).
 
-    The lines are not checked beyond their start and the last line's end:
-    sort passes them through byte for byte.
+    The lines are not checked beyond their start and their end: sort
+    passes them through byte for byte.
     """
     end = len(body) - 1 if body.endswith(b"\n") else len(body)
     digits = _run_digits(body, end)

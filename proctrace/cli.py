@@ -170,22 +170,29 @@ def _open_input(path: str):
     return nullcontext(sys.stdin.buffer)
 
 
-def _open_output(path: str, source: Optional[str] = None):
+def _open_output(path: str, *sources: str, whole: bool = False):
     """The file to write; `-` is standard output, left open for the interpreter to close.
 
     A name ending in .gz is written gzip-compressed, with no name or time in
     its header, so the same output gives the same bytes.  A file that is
-    also the input is refused before it is opened, which would empty it.
+    also an input (named, or as standard input or output) is refused
+    before it is opened, which would empty it, or appending to it, which
+    would read our own output back without end.  `whole`: written to a new
+    file put in its place at the end, so that an error leaves it as it was.
     """
     from contextlib import nullcontext
     from proctrace.errors import ProctraceError
+    for source in sources:
+        if _same_file(source, path):
+            raise ProctraceError(f"{_name(path, '<stdout>')}: is also the input: writing it would destroy "
+                                 f"the recording; write to another file")
     if path == "-":
         if sys.stdout is None:
             raise ProctraceError("<stdout>: standard output is closed")
         return nullcontext(sys.stdout.buffer)
-    if source is not None and source != "-" and _same_file(source, path):
-        raise ProctraceError(f"{path}: is also the input: writing it would destroy the recording; "
-                             f"write to another file")
+    if whole:
+        from proctrace.outfile import replaced_when_done
+        return replaced_when_done(path, compress=path.endswith(".gz"))
     if path.endswith(".gz"):
         import gzip
         return gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), mtime=0)
@@ -193,14 +200,22 @@ def _open_output(path: str, source: Optional[str] = None):
 
 
 def _same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False  # the output does not exist yet (or the input cannot be read: said later)
+    """Whether `a` and `b` (`-`: standard input and output) are one regular file."""
+    import stat
+    ids = []
+    for path, stream in ((a, sys.stdin), (b, sys.stdout)):
+        try:
+            info = os.stat(path) if path != "-" else os.fstat(stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            return False  # the output does not exist yet (or the input cannot be read: said later)
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        ids.append((info.st_dev, info.st_ino))
+    return ids[0] == ids[1]
 
 
-def _name(path: str) -> str:
-    return "<stdin>" if path == "-" else path
+def _name(path: str, stream: str = "<stdin>") -> str:
+    return stream if path == "-" else path
 
 
 def _write(out, data: bytes, piece: int = 1 << 16) -> None:
@@ -214,8 +229,26 @@ def _write(out, data: bytes, piece: int = 1 << 16) -> None:
         out.write(view[start:start + piece])
 
 
+def _say(line: str) -> None:
+    """One line on standard error, or none when it is closed (`2>&-`): print
+    would write it to standard output instead, into the recording or JSON.
+    A pipe there whose reader left must not stop the output either: the
+    rest goes to /dev/null, as does the flush at interpreter shutdown."""
+    if sys.stderr is None:
+        return
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stderr.fileno())
+        except (OSError, ValueError):
+            pass  # not a file descriptor: nothing is flushed to it at shutdown
+        os.close(devnull)
+
+
 def _warn(message: str) -> None:
-    print(f"proctrace: warning: {message}", file=sys.stderr, flush=True)
+    _say(f"proctrace: warning: {message}")
 
 
 def _report_late(stats, window_ns: Optional[int]) -> None:
@@ -253,7 +286,8 @@ def _sort(args: argparse.Namespace) -> int:
     from proctrace.pipeline import sort_recording
     from proctrace.sort import SortStats
     stats = SortStats()
-    with _open_input(args.input) as stream, _open_output(args.output, args.input) as out:
+    with _open_input(args.input) as stream, \
+            _open_output(args.output, args.input, whole=not args.line_buffered) as out:
         interrupted = _finish_input_on_interrupt(stream)
         for lines in sort_recording(stream, source=_name(args.input), window_ns=args.window, stats=stats):
             _write(out, b"\n".join(lines))
@@ -280,7 +314,8 @@ def _render(args: argparse.Namespace) -> int:
     from proctrace.pipeline import render_recording
     from proctrace.sort import SortStats
     stats = SortStats()
-    with _open_input(args.input) as stream, _open_output(args.output, args.input) as out:
+    with _open_input(args.input) as stream, \
+            _open_output(args.output, args.input, whole=not args.line_buffered) as out:
         interrupted = _finish_input_on_interrupt(stream)
         for data in render_recording(stream, args.format, source=_name(args.input), window_ns=args.window,
                                      stats=stats, warn=_warn, options=_render_options(args)):
@@ -309,7 +344,7 @@ def _diff(args: argparse.Namespace) -> int:
     found = compare(*runs, key=args.key, min_delta_ns=args.min_delta, min_percent=args.min_percent, warn=_warn)
     names = (_name(args.a), _name(args.b))
     report = json_report(found, names) if args.json else text_report(found, names, wide=args.wide)
-    with _open_output(args.output, args.a if args.b == "-" or _same_file(args.a, args.output) else args.b) as out:
+    with _open_output(args.output, args.a, args.b, whole=True) as out:
         _write(out, report)
         out.flush()
     return EXIT_OK
@@ -345,10 +380,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except TracerError as err:
         if getattr(args, "debug", False):
             raise
-        print(f"proctrace: error: {err}", file=sys.stderr)
+        _say(f"proctrace: error: {err}")
         return EXIT_TRACER
     except ProctraceError as err:
-        print(f"proctrace: error: {err}", file=sys.stderr)
+        _say(f"proctrace: error: {err}")
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         # Nobody reads our output any more (`| head`): end quietly, and stop the
@@ -359,7 +394,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OSError as err:
         output = getattr(args, "output", "-")
         name = err.filename if err.filename is not None else ("<stdout>" if output == "-" else output)
-        print(f"proctrace: error: {name}: {err.strerror or err}", file=sys.stderr)
+        _say(f"proctrace: error: {name}: {err.strerror or err}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -92,7 +92,7 @@ def render_recording(stream: BinaryIO, name: str, *, source: str, window_ns: Opt
                        _unpack_lines(spec.whole_lines, lost.append), lost.append)
     ordered = sort_batches(_require_events(batches, source), window_ns=window_ns, stats=stats,
                            keys_of_run=canonical.run_keys)
-    yield from render(_as_lines(_merged(ordered)), warn=warn, options=options)
+    yield from render(_as_lines(_merged(ordered, warn)), warn=warn, options=options)
     if lost:
         warn(f"the recording is incomplete: the kernel lost {sum(lost)} events")
 
@@ -103,7 +103,7 @@ def read_model(stream: BinaryIO, *, source: str, window_ns: Optional[int], stats
     batches = _scanned(prepared_chunks(stream, canonical.fold_columns, share=share), source, warn,
                        _unpack_items, lambda count: None)
     ordered = sort_batches(_require_events(batches, source), window_ns=window_ns, stats=stats)
-    recording = fold(_as_items(_merged(ordered)), warn=warn)
+    recording = fold(_as_items(_merged(ordered, warn)), warn=warn)
     _warn_missing(recording, warn)
     return recording
 
@@ -213,37 +213,45 @@ def _require_events(batches: Iterable[tuple], source: str) -> Iterator[tuple]:
         raise ParseError(source, None, "no events: the recording is empty")
 
 
-def _merged(batches: Iterable[list]) -> Iterator[list]:
+def _merged(batches: Iterable[list], warn: Optional[Callable[[str], None]] = None) -> Iterator[list]:
     """Sorted batches with each legacy ExecArgs/ExecFilename merged into the Exec before it.
 
     A batch's last Exec event waits for the next batch, which may hold its
     ExecArgs; only events need it (a chunk with an empty cmdline is declined
-    by every scanner, so its lines are all events).
+    by every scanner, so its lines are all events).  One that follows no
+    Exec of its pid and time fills nothing, and `warn` is told how many.
     """
     carry: list = []
+    unmatched: list = []
     for batch in batches:
         if carry:
             batch = carry + batch
             carry = []
         if not _LEGACY_TYPES.isdisjoint(map(type, batch)):
-            batch = list(_merge_flat(batch))
+            batch = list(_merge_flat(batch, unmatched))
         if batch and type(batch[-1]) is Exec:
             carry.append(batch.pop())
         if batch:
             yield batch
     if carry:
         yield carry
+    if unmatched and warn is not None:
+        warn(f"{len(unmatched)} ExecArgs or ExecFilename events follow no Exec of their pid and time: ignored "
+             f"(the first at {unmatched[0].timestamp} ns, pid {unmatched[0].pid})")
 
 
 _LEGACY_TYPES = frozenset(LEGACY)
 
 
-def _merge_flat(records: list) -> Iterator:
+def _merge_flat(records: list, unmatched: list) -> Iterator:
     pending = None
     for record in records:
         if type(record) in LEGACY:
-            if pending is not None:
-                pending = merge_legacy(pending, record) or pending
+            merged = merge_legacy(pending, record) if pending is not None else None
+            if merged is None:
+                unmatched.append(record)
+            else:
+                pending = merged
             continue
         if pending is not None:
             yield pending

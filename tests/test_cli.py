@@ -172,3 +172,96 @@ def test_a_closed_standard_stream_is_one_error_line(closed, message, command):
     out = subprocess.run(args, cwd=ROOT, stdin=subprocess.DEVNULL if closed == "1" else None,
                          stdout=subprocess.PIPE if closed == "0" else None, stderr=subprocess.PIPE)
     assert out.returncode == 1 and out.stderr.decode() == f"proctrace: error: {message}\n"
+
+
+@pytest.mark.parametrize("args, stdin_is_input, stdout_is_input", [
+    (["sort", "-o", "{rec}"], True, False),             # proctrace sort -o rec.jsonl < rec.jsonl
+    (["render", "-f", "tree", "-o", "{rec}"], True, False),
+    (["sort", "-i", "{rec}"], False, True),             # proctrace sort -i rec.jsonl >> rec.jsonl
+    (["sort"], True, True),                             # proctrace sort < rec.jsonl >> rec.jsonl
+    (["render", "-i", "{rec}"], False, True),
+    (["diff", "{rec}", str(TRICKY)], False, True),
+])
+def test_a_standard_stream_that_is_the_input_file_is_refused(args, stdin_is_input, stdout_is_input, tmp_path):
+    """-o F with F as standard input emptied F; appending standard output to
+    the input read our own output back, and a 2 MB recording grew by 75 MB
+    a second until the disk was full."""
+    rec = tmp_path / "rec.jsonl"
+    rec.write_bytes(TRICKY.read_bytes())
+    before = rec.read_bytes()
+    with open(rec, "rb") as stdin, open(rec, "ab") as stdout:
+        proc = subprocess.run([sys.executable, "-m", "proctrace", *(arg.format(rec=rec) for arg in args)], cwd=ROOT,
+                              stdin=stdin if stdin_is_input else subprocess.DEVNULL,
+                              stdout=stdout if stdout_is_input else subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, timeout=60)
+    name = "<stdout>" if stdout_is_input else str(rec)
+    errors = [line for line in proc.stderr.decode().splitlines() if not line.startswith("proctrace: warning:")]
+    assert (proc.returncode, errors) == (1, [f"proctrace: error: {name}: is also the input: writing it would "
+                                             f"destroy the recording; write to another file"])
+    assert rec.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [["sort"], ["render"], ["render", "-f", "tree"]])
+@pytest.mark.parametrize("output", ["out.jsonl", "out.jsonl.gz", "link.jsonl"])
+def test_an_error_leaves_the_output_file_as_it_was(command, output, tmp_path, capsys):
+    """Bad input after a megabyte of good lines: sort wrote the good ones over
+    the old file, a cut recording that ended on a whole line and read as
+    complete."""
+    good = b"".join(b'{"Lost":{"timestamp":%d,"count":1}}\n' % i for i in range(40_000))
+    (tmp_path / "in.jsonl").write_bytes(good + b"not json\n" + good)
+    (tmp_path / "out.jsonl").write_bytes(b"the old file\n")
+    (tmp_path / "out.jsonl.gz").write_bytes(b"the old file\n")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "out.jsonl")
+    (tmp_path / "out.jsonl").chmod(0o640)
+    assert main(command + ["-i", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / output)]) == 1
+    assert ":40001: not a JSON event" in capsys.readouterr().err
+    assert (tmp_path / output).read_bytes() == b"the old file\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "link.jsonl", "out.jsonl", "out.jsonl.gz"]
+    # and once the input is good, the file is replaced, keeping its link and its permissions
+    (tmp_path / "in.jsonl").write_bytes(good)
+    assert main(command + ["-i", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / output)]) == 0
+    assert (tmp_path / output).read_bytes() != b"the old file\n"
+    assert (tmp_path / "link.jsonl").is_symlink() and (tmp_path / "out.jsonl").stat().st_mode & 0o777 == 0o640
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.jsonl", "link.jsonl", "out.jsonl", "out.jsonl.gz"]
+
+
+@pytest.mark.parametrize("command", [["render"], ["render", "-f", "tree"]])
+def test_legacy_args_that_complete_no_exec_are_not_dropped_silently(command, tmp_path, capsys):
+    text = (GOOD + b'{"Exec":{"timestamp":2,"pid":2,"ppid":1,"pgid":2,"cmdline":[]}}\n'
+            b'{"ExecArgs":{"timestamp":2,"pid":3,"args":"of another pid"}}\n'
+            b'{"ExecArgs":{"timestamp":2,"pid":2,"args":"a b"}}\n'
+            b'{"ExecFilename":{"timestamp":7,"pid":2,"filename":"/bin/of-no-exec"}}\n'
+            b'{"Exit":{"timestamp":9,"pid":2,"ppid":1,"pgid":2}}\n')
+    status, _ = _run(command, tmp_path, text)
+    assert status == 0
+    assert "proctrace: warning: 2 ExecArgs or ExecFilename events follow no Exec of their pid and time: ignored " \
+           "(the first at 2 ns, pid 3)\n" in capsys.readouterr().err
+    assert b"a b" in (tmp_path / "out").read_bytes() or b'["a","b"]' in (tmp_path / "out").read_bytes()
+
+
+@pytest.mark.parametrize("command", [["render", "-f", "summary-json"], ["render"], ["sort", "--window", "0ns"]])
+def test_a_closed_standard_error_keeps_warnings_out_of_the_output(command):
+    """With `2>&-`, sys.stderr is None, and print(file=None) wrote every
+    warning and error to standard output: into the JSON or the recording."""
+    late = TRICKY.read_bytes() + b'{"Lost":{"timestamp":0,"count":1}}\n'
+    args = ["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "proctrace", *command]
+    out = subprocess.run(args, cwd=ROOT, input=late, stdout=subprocess.PIPE, timeout=60)
+    assert out.returncode == 0 and b"proctrace:" not in out.stdout
+    if command[-1] == "summary-json":
+        import json
+        json.loads(out.stdout)
+    bad = subprocess.run(args + ["-i", "/nonexistent"], cwd=ROOT, stdout=subprocess.PIPE, timeout=60)
+    assert (bad.returncode, bad.stdout) == (1, b"")
+
+
+def test_a_standard_error_pipe_whose_reader_left_does_not_stop_the_output():
+    """A warning written to a broken stderr pipe raised BrokenPipeError, taken
+    for a closed output: exit 141 and nothing written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        out = subprocess.run([sys.executable, "-m", "proctrace", "render", "-f", "summary-json", "-i", str(TRICKY)],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=write_end, timeout=60)
+    finally:
+        os.close(write_end)
+    assert out.returncode == 0 and out.stdout.startswith(b"{") and out.stdout.endswith(b"}\n")

@@ -195,3 +195,13 @@ def test_chunks_sorted_where_read_merge_into_one_order(key_list, chunk_size, win
     in_order = sorted(text.splitlines(), key=lambda line: int(line.split(b":")[2].split(b",")[0]))  # stable
     if window is None or stats.late == 0:
         assert lines == in_order
+
+
+def test_a_line_cut_short_inside_a_chunk_is_named():
+    """A recording killed mid-write and then appended to has a cut line in
+    the middle: the fast path must not pass it on as an event."""
+    line = b'{"Exit":{"timestamp":%d,"pid":2,"ppid":1,"pgid":2}}\n'
+    text = line % 10 + line[:30] % 20 + b"\n" + line % 30
+    with pytest.raises(ParseError) as info:
+        list(keyed_line_batches(read_chunks(io.BytesIO(text)), source="x.jsonl"))
+    assert str(info.value) == "x.jsonl:2: truncated or malformed JSON"
