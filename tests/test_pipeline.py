@@ -81,3 +81,16 @@ def test_execargs_at_a_chunk_edge_fill_the_exec_in_the_model(straddling, tmp_pat
     text = out.read_text()
     for pid in pids:
         assert f"#99;c -c file{pid}.c (pid {pid}," in text  # (a label's first letter is an entity)
+
+
+def test_an_execs_legacy_records_split_across_batches_all_complete_it():
+    # the original's Exec, ExecArgs, ExecFilename, cut by a chunk boundary after the ExecArgs
+    from proctrace.events import ExecArgs, ExecFilename
+    from proctrace.pipeline import _merged
+    warnings = []
+    batches = [[Fork(1, 1, 2, 1), Exec(2, 2, 1, 2, ()), ExecArgs(2, 2, "cc -c x.c")],
+               [ExecFilename(2, 2, "/usr/bin/cc"), Exit(3, 2, 1, 2, exit_code=0)]]
+    events = [event for batch in _merged(batches, warnings.append) for event in batch]
+    assert [type(event) for event in events] == [Fork, Exec, Exit]
+    assert (events[1].cmdline, events[1].filename) == (("cc", "-c", "x.c"), "/usr/bin/cc")
+    assert warnings == []
