@@ -1,8 +1,17 @@
-"""Shared pytest set-up: the --update-golden option for the golden-file tests, and a small recording."""
+"""Shared pytest set-up: no hypothesis deadlines, the --update-golden option for the golden-file tests, and a
+small recording."""
 
 import pytest
+from hypothesis import settings
 
 from proctrace.events import Exec, Exit, Fork, to_json
+
+# No property has a per-example deadline: it is a timed assertion, and a run
+# stalled for a quarter of a second (a loaded CI runner, a VM's stolen time)
+# failed the fast sorter properties as "Unreliable test timings".  Speed is
+# measured by the benchmarks.  Tests may still set their own settings on top.
+settings.register_profile("proctrace", deadline=None)
+settings.load_profile("proctrace")
 
 
 def pytest_addoption(parser):

@@ -114,6 +114,26 @@ def _proctrace(*args, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "proctrace", *args], cwd=ROOT, **kwargs)
 
 
+def _wait_until_read(proc, timeout=60.0):
+    """Wait until the stage has read all that was written to its stdin pipe.
+
+    A stage sets its Ctrl-C handler before it reads: a Ctrl-C sent before
+    that (a fixed sleep, on a loaded machine, is not always long enough for
+    Python to start) would meet Python's own handler instead.
+    """
+    import array
+    import fcntl
+    import termios
+    unread = array.array("i", [0])
+    deadline = time.monotonic() + timeout
+    while True:
+        fcntl.ioctl(proc.stdin.fileno(), termios.FIONREAD, unread)  # bytes still in the pipe
+        if not unread[0]:
+            return
+        assert time.monotonic() < deadline, f"the stage read nothing in {timeout} s"
+        time.sleep(0.01)
+
+
 def test_version_and_help_run_as_a_module():
     out = subprocess.run([sys.executable, "-m", "proctrace", "--version"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("proctrace ")
@@ -141,11 +161,11 @@ def test_a_first_ctrl_c_on_a_pipe_lets_the_stage_finish_its_input(args):
     proc = _proctrace(*args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(GOOD)
     proc.stdin.flush()
-    time.sleep(0.5)
+    _wait_until_read(proc)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.2)
     proc.stdin.write(GOOD.replace(b"timestamp\":1", b"timestamp\":2"))
-    out, err = proc.communicate(timeout=10)
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and b"error" not in err and b"Traceback" not in err
     assert out.count(b'"child_pid":2') == 2 or b"pid 2" in out
 
@@ -154,11 +174,11 @@ def test_a_second_ctrl_c_ends_quietly_with_130():
     proc = _proctrace("sort", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(GOOD)
     proc.stdin.flush()
-    time.sleep(0.5)
+    _wait_until_read(proc)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=10)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err == b""
 
 

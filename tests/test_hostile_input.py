@@ -85,6 +85,7 @@ def _check_outcome(status, err: bytes, command):
 @example(RECORDINGS[0].replace(b'"cmdline":["', b'"cmdline":["\\ud800', 1))
 @example(RECORDINGS[0].replace(b'"filename":"', b'"filename":"\\udfff', 1))
 @example(b"\xef\xbb\xbf" + RECORDINGS[0])
+@example(re.sub(rb'("Exit":{[^}]*"pgid":)[0-9]+', rb"\g<1>" + b"9" * 25, RECORDINGS[0], count=1))  # html's ids
 def test_every_subcommand_gives_output_or_one_error_line(tmp_path, capsysbinary, data):
     path = tmp_path / "mutated.jsonl"
     path.write_bytes(data)

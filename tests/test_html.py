@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 from proctrace.analysis import critical_path, own_times, peak_concurrency, weighted_times
 from proctrace.cli import main
-from proctrace.events import Exec, Exit, Fork
+from proctrace.events import Exec, Exit, Fork, to_json
 from proctrace.model import fold
 from proctrace.pipeline import items_of_events
 from proctrace.pipeline import read_model
@@ -207,6 +207,22 @@ def test_pid_and_min_duration_apply(tmp_path, capsys, selection_recording):
     assert main(["render", "-f", "html", "-i", str(path), "-o", str(out), "--min-duration", "1ms"]) == 0
     data = _data(_parsed(out.read_bytes()))
     assert list(accumulate(data["pid"])) == [2, 4, 5] and (data["hidden"], data["hidden_below"]) == (1, 1_000_000)
+
+
+BIG = 10**25  # a group or session id beyond 64 bits: the page's arrays of ids raised OverflowError
+
+
+@pytest.mark.parametrize("events", [
+    [Fork(0, 1, 2, 1), Exit(5, 2, 1, BIG, 3, 0, None)],
+    [Fork(0, 1, 2, 1), Exec(1, 2, 1, BIG, ("a",), None, BIG), Exit(5, 2, 1, 1)],
+    [Fork(0, 1, 2, BIG), Fork(5, 1, 3, 1)],  # no exit: the group at the fork
+], ids=["exit", "exec", "fork"])
+def test_an_id_beyond_64_bits_is_one_error_line(tmp_path, capsys, events):
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(to_json(event) + "\n" for event in events))
+    assert main(["render", "-f", "html", "-i", str(path), "-o", str(tmp_path / "t.html")]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == \
+        "proctrace: error: html: a process group or session id in the recording does not fit in 64 bits"
 
 
 def test_the_code_holds_no_end_of_script():

@@ -26,6 +26,7 @@ from itertools import accumulate, chain, compress, count, islice, repeat
 from operator import itemgetter, sub
 
 from proctrace.analysis import Concurrency, critical_path, end_of, outlived, own_times_of
+from proctrace.errors import ProctraceError
 from proctrace.model import collector_paused, raw_fields_of
 from proctrace.render.timeline import exec_columns, exit_columns, tree_order
 
@@ -121,10 +122,14 @@ def _data(recording: Recording) -> Iterator[bytes]:
                                            for index, parent in enumerate(parents) if parent < 0)
     # groups and sessions at the exit; where it does not say, the last exec's (read with the execs)
     exits = exit_columns(procs)  # (shared tuples: most processes end alike)
-    pgids = array("q", [int(pgid) if pgid else -1 for pgid, _, _, _ in exits])
-    sids = array("q", [int(sid) if sid else -1 for _, sid, _, _ in exits])
-    yield from _execs(procs, pgids, sids)
-    yield from _groups_and_status(procs, parents, exits, pgids, sids)
+    try:  # (machine integers: a list of ids costs four times the memory)
+        pgids = array("q", [int(pgid) if pgid else -1 for pgid, _, _, _ in exits])
+        sids = array("q", [int(sid) if sid else -1 for _, sid, _, _ in exits])
+        yield from _execs(procs, pgids, sids)
+        yield from _groups_and_status(procs, parents, exits, pgids, sids)
+    except OverflowError:  # a kernel's ids have 32 bits; the page's script would round these anyway
+        raise ProctraceError("html: a process group or session id in the recording does not fit in 64 bits") \
+            from None
     del exits, pgids, sids
     wanted = {proc for proc in procs if proc.changes}
     segments, root, past = _path_and_outlived(recording)
