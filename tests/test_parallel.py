@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proctrace import parallel
 from proctrace.parallel import prepared_chunks
 from proctrace.reader import read_chunks
 
@@ -34,7 +35,8 @@ def test_chunks_and_results_match_reading_without_a_helper(tmp_path_factory, bod
     assert got == _inline(data, chunk_size, len)
 
 
-def test_the_helper_does_its_share(tmp_path):
+def test_the_helper_does_its_share(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "_usable_cpus", lambda: 2)  # (a builder with one CPU forks it all the same)
     path = tmp_path / "rec.jsonl"
     path.write_bytes(b"".join(b"line %d\n" % i for i in range(100)))
     with open(path, "rb") as stream:
@@ -103,3 +105,13 @@ def test_a_large_file_gives_the_same_output_and_the_same_line_numbers(tmp_path, 
     failed = subprocess.run(run + [str(path)], capture_output=True)
     assert failed.returncode == 1
     assert failed.stderr.decode().strip() == f"proctrace: error: {path}:100001: truncated or malformed JSON"
+
+
+def test_one_usable_cpu_gets_no_helper(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "_usable_cpus", lambda: 1)
+    path = tmp_path / "rec.jsonl"
+    path.write_bytes(b"".join(b"line %d\n" % i for i in range(100)))
+    with open(path, "rb") as stream:
+        pids = {result[2] for _, result in prepared_chunks(stream, _checksum, share=(2, 3), min_size=0,
+                                                           chunk_size=64)}
+    assert pids == {os.getpid()}
