@@ -190,13 +190,8 @@ def _open_output(path: str, *sources: str, whole: bool = False):
         if sys.stdout is None:
             raise ProctraceError("<stdout>: standard output is closed")
         return nullcontext(sys.stdout.buffer)
-    if whole:
-        from proctrace.outfile import replaced_when_done
-        return replaced_when_done(path, compress=path.endswith(".gz"))
-    if path.endswith(".gz"):
-        import gzip
-        return gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), mtime=0)
-    return open(path, "wb")
+    from proctrace.outfile import written
+    return written(path, whole=whole)
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -1,4 +1,4 @@
-"""An output file written whole or not at all.
+"""An output file, written whole or not at all, gzip-compressed when its name says so.
 
 `sort` and `render` write as they read, so bad input on line 90,000 came
 after 89,999 lines were written: the file named by -o was already emptied
@@ -18,25 +18,29 @@ TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import BinaryIO, Iterator
 
-__all__ = ["replaced_when_done"]
+__all__ = ["written"]
 
 
 @contextmanager
-def replaced_when_done(path: str, *, compress: bool = False) -> Iterator[BinaryIO]:
-    """A file to write `path` through, put in its place when the block ends without an error.
+def written(path: str, *, whole: bool = True) -> Iterator[BinaryIO]:
+    """The file `path` to write; a name ending in .gz gets gzip, with no name
+    or time in its header, so that the same output gives the same bytes.
 
-    A name that is not a regular file (a FIFO, /dev/null) is written
-    directly, as is one whose directory takes no new file; a symbolic
-    link's target is replaced, keeping the link; a replaced file keeps
-    its permissions.
+    `whole`: written through a new file put in its place when the block
+    ends without an error (else written as it goes, for a reader that
+    follows it).  A name that is not a regular file (a FIFO, /dev/null) is
+    written directly, as is one whose directory takes no new file; a
+    symbolic link's target is replaced, keeping the link; a replaced file
+    keeps its permissions.
     """
+    compress = path.endswith(".gz")
     target = os.path.realpath(path)
     try:
         mode = os.stat(target).st_mode
     except OSError:
         mode = None  # a new file (or an error that opening it will report)
     temp = None
-    if mode is None or stat.S_ISREG(mode):
+    if whole and (mode is None or stat.S_ISREG(mode)):
         directory, name = os.path.split(target)
         temp = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.part")
         try:
@@ -48,7 +52,6 @@ def replaced_when_done(path: str, *, compress: bool = False) -> Iterator[BinaryI
         with raw:
             if compress:
                 import gzip
-                # no name or time in the header: the same output gives the same bytes
                 with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
                     yield out
             else:
