@@ -12,7 +12,7 @@ from proctrace.record.parse import (
     ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, SLOTS, Begin, End, Final, Garbled, Message, Tick,
     decode_wait_status, parse_batches,
 )
-from proctrace.record.script import CHUNK_WORDS
+from proctrace.record.script import CHUNK_WORDS, PACKED_ARGV_WORDS, PACKED_NAME_WORDS
 
 SESSION = Path(__file__).resolve().parent / "data" / "bpftrace" / "session.txt"
 WORDS = struct.Struct(f"<{CHUNK_WORDS}Q")
@@ -210,10 +210,16 @@ def region_entries(epoch, ts, pid, data, kind, limit):
 
 
 def format_exec(epoch, ts, pid, ppid, pgid, sid, argv, filename):
-    """The map entries that proctrace.bt writes for one exec."""
+    """The map entries that proctrace.bt writes for one exec: one when its argv and filename are
+    short enough to go in the Exec's own entry, else the Exec's and their chunks."""
     data = b"".join(arg + b"\0" for arg in argv)
     name = filename + b"\0"
-    return ([entry(epoch, ts, pid, 2, 0, (ppid, pgid, sid, len(data), len(name)))]
+    numbers = (ppid, pgid, sid, len(data), len(name))
+    if len(data) <= 8 * PACKED_ARGV_WORDS and len(name) <= 8 * PACKED_NAME_WORDS:
+        words = (struct.unpack(f"<{PACKED_ARGV_WORDS}Q", data.ljust(8 * PACKED_ARGV_WORDS, b"\0"))
+                 + struct.unpack(f"<{PACKED_NAME_WORDS}Q", name.ljust(8 * PACKED_NAME_WORDS, b"\0")))
+        return [entry(epoch, ts, pid, 2, 0, numbers + words)]
+    return ([entry(epoch, ts, pid, 2, 0, numbers)]
             + region_entries(epoch, ts, pid, data, 3, ARGV_CHUNKS)
             + region_entries(epoch, ts, pid, name, 5, FILENAME_CHUNKS))
 
@@ -241,6 +247,8 @@ pids = st.integers(1, 4_000_000)
 @example(argv=[b"x" * 126], filename=b"y" * 126, pid=3, other=[], ts=2, data=None)
 @example(argv=[b"x" * 127], filename=b"y" * 127, pid=4, other=[b"z" * 255], ts=3, data=None)
 @example(argv=[b"x" * 128], filename=b"y" * 255, pid=5, other=[b"z" * 383], ts=4, data=None)
+@example(argv=[b"x" * 47], filename=b"y" * 39, pid=6, other=[b"z" * 48], ts=5, data=None)  # the longest packed
+@example(argv=[b"x" * 47], filename=b"y" * 40, pid=7, other=[b"z" * 2], ts=6, data=None)   # a filename too long
 def test_exec_round_trips_in_any_order(argv, filename, pid, other, ts, data):
     entries = (format_exec(7, ts, pid, 1, 1, 1, argv, filename)
                + format_exec(7, ts + 1, pid + 1, 1, 1, 1, other, b"/other"))
@@ -268,8 +276,22 @@ def test_exec_missing_a_chunk_is_cut_at_the_gap_and_marked_truncated():
 
 
 def test_entries_without_their_exec_are_dropped_and_the_exec_counted_lost():
-    entries = format_exec(0, 1, 2, 3, 4, 5, [b"a"], b"/bin/x")
+    entries = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 60], b"/bin/x")
+    assert len(entries) == 3
     assert _parsed(dump(0, entries[1:], events=1)) == [Lost(0, 1)]
+
+
+def test_a_short_argv_and_filename_are_in_the_execs_own_entry():
+    (only,) = format_exec(0, 1, 2, 3, 4, 5, [b"sed", b"-n", b"s/a/\xff/p", b"file"], b"/usr/bin/sed")
+    (event,) = _parsed(dump(0, [only]))
+    assert event == Exec(1, 2, 3, 4, ("sed", "-n", "s/a/\udcff/p", "file"), filename="/usr/bin/sed", sid=5)
+
+
+def test_a_map_value_beyond_64_bits_is_a_parse_error():
+    # its words would be packed into bytes (an argv's)
+    lines = dump(0, [entry(0, 1, 2, 2, 0, (3, 4, 5, 8, 2, 1 << 64))])
+    with pytest.raises(ParseError, match="out of range"):
+        _parsed(lines)
 
 
 @settings(max_examples=300)

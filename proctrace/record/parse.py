@@ -19,6 +19,9 @@ entry (zero-filled), both keyed by the pid and the timestamp of their exec:
 
     @c1[1095830107075, 18881, 3, 0, 5]: { .w = [7596498889059152431,...] }
 
+unless it is short (at most 48 bytes, and the filename at most 40): then
+both are in the Exec's own entry, after its numbers, zero-filled.
+
 Each epoch is checked against the counts the script kept: events that never
 reached user space (an epoch that filled its map) become a Lost event; an
 exec whose argv chunks went missing is kept, cut at the gap and marked
@@ -35,7 +38,8 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
-from proctrace.record.script import ARGV_CHUNKS, CHUNK_BYTES, CHUNK_WORDS, FILENAME_CHUNKS, SLOTS
+from proctrace.record.script import (ARGV_CHUNKS, CHUNK_BYTES, CHUNK_WORDS, FILENAME_CHUNKS, PACKED_ARGV_WORDS,
+                                     PACKED_NAME_WORDS, SLOTS)
 
 __all__ = [
     "Begin", "End", "Tick", "Final", "Message", "Garbled", "parse_batches",
@@ -115,6 +119,9 @@ _COUNT = re.compile(rb"@n\[(\d+), (\d+)\]: (\d+)")
 # Lost 12 events   (bpftrace's own message when a per-CPU buffer overflowed)
 _LOST = re.compile(rb"Lost (\d+) events")
 _WORDS = struct.Struct(f"<{CHUNK_WORDS}Q")
+# A short argv and filename, in the Exec's own entry (values 6 to 16)
+_PACKED_ARGV = struct.Struct(f"<{PACKED_ARGV_WORDS}Q")
+_PACKED_NAME = struct.Struct(f"<{PACKED_NAME_WORDS}Q")
 
 
 def decode_wait_status(code: int) -> Tuple[Optional[int], Optional[int]]:
@@ -148,10 +155,15 @@ def _exec(key: Key, values: Tuple[int, ...], pieces: Dict[Tuple[int, int], bytes
     """The Exec, marked truncated when argv was cut or some of it went missing."""
     timestamp, pid = key[:2]
     _, ppid, pgid, sid, argv_bytes, name_bytes = values[:6]
-    argv = {index: data for (kind, index), data in pieces.items() if kind == ARGV_CHUNK}
-    names = {index: data for (kind, index), data in pieces.items() if kind == NAME_CHUNK}
-    data, complete = _region(argv, argv_bytes, ARGV_LIMIT)
-    name, name_complete = _region(names, name_bytes, FILENAME_LIMIT)
+    if argv_bytes <= _PACKED_ARGV.size and name_bytes <= _PACKED_NAME.size:
+        packed = 6 + PACKED_ARGV_WORDS
+        data, complete = _PACKED_ARGV.pack(*values[6:packed])[:argv_bytes], True
+        name, name_complete = _PACKED_NAME.pack(*values[packed:])[:name_bytes], True
+    else:
+        argv = {index: data for (kind, index), data in pieces.items() if kind == ARGV_CHUNK}
+        names = {index: data for (kind, index), data in pieces.items() if kind == NAME_CHUNK}
+        data, complete = _region(argv, argv_bytes, ARGV_LIMIT)
+        name, name_complete = _region(names, name_bytes, FILENAME_LIMIT)
     filename = None
     if name_complete and 0 < name_bytes <= FILENAME_LIMIT:
         filename = name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
@@ -310,6 +322,8 @@ def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> O
         values = tuple(map(int, match.group(6).split(b", ")))
         if key[2] not in _EVENT_KINDS + _CHUNK_KINDS:
             raise ValueError("a map entry of no known kind")
+        if max(values) >= 1 << 64:
+            raise ValueError("a map value is out of range")  # its words are bytes: they must pack
         epochs.entry(values[0], key, values)
         return None
     if line.startswith(b"@c"):

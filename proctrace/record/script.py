@@ -16,7 +16,8 @@ import os
 import re
 from typing import Dict, List
 
-__all__ = ["CHUNK_WORDS", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "SLOTS", "render_script"]
+__all__ = ["CHUNK_WORDS", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "PACKED_ARGV_WORDS",
+           "PACKED_NAME_WORDS", "SLOTS", "render_script"]
 
 # Must match parse.py (which imports them from here).
 SLOTS = 2
@@ -24,6 +25,12 @@ CHUNK_WORDS = 16
 CHUNK_BYTES = 8 * CHUNK_WORDS
 ARGV_CHUNKS = 1000         # 128000 bytes of argv
 FILENAME_CHUNKS = 32       # 4096 bytes: PATH_MAX, with the final NUL
+# The Exec's entry has 16 words after the epoch; 5 hold its numbers, the
+# other 11 an argv of at most 48 bytes and a filename of at most 40 (with
+# its NUL): `/bin/true`, `sed -n p`, `/usr/bin/cc`.  More words would not
+# fit in the BPF stack beside the chunk loops.
+PACKED_ARGV_WORDS = 6
+PACKED_NAME_WORDS = 5
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
 _REGS = re.compile(r"^\{\{regs (\d+)\}\}$")
@@ -40,7 +47,7 @@ def _chunks(start: str, size: str, kind: int, limit: int) -> List[str]:
     One read each.  The verifier follows the loop round by round (once for
     each slot): ~30 instructions each, 30 to 60 ms for an argv's rounds.
     """
-    tab = "\t\t"
+    tab = "\t\t\t"
     return [f"{tab}$i = $z;",
             f"{tab}while ($i < {limit}) {{",
             f"{tab}\tif ($i * {CHUNK_BYTES} + {CHUNK_BYTES} > {size}) {{ break; }}",
@@ -48,6 +55,42 @@ def _chunks(start: str, size: str, kind: int, limit: int) -> List[str]:
             f"{tab}\telse {{ @c0[$ts, pid, {kind}, $i, $ep] = *(struct chunk *)uptr({start} + $i * {CHUNK_BYTES}); }}",
             f"{tab}\t$i++;",
             f"{tab}}}"]
+
+
+def _masked_words(name: str, start: str, size: str, count: int, tab: str) -> List[str]:
+    """Code that sets $NAME0, $NAME1, ... to the `count` words at `start`: those wholly before
+    `size` bytes read as they are, the word `size` ends in masked, the rest 0 (the masks
+    assume a little-endian CPU).  Nothing past the region leaves the kernel: past an argv
+    lies the environment."""
+    out = []
+    for j in range(count):
+        out += [f"{tab}if ({size} > {8 * j}) {{",
+                f"{tab}\t${name}{j} = *uptr({start} + {j});",
+                f"{tab}\tif ({size} < {8 * j + 8}) {{ ${name}{j} = ${name}{j} & ((1 << (({size} - {8 * j}) * 8)) - 1); }}",
+                f"{tab}}}"]
+    return out
+
+
+def _packed() -> List[str]:
+    """The Exec's entry, $v, with a short argv and filename in the words its numbers leave free.
+
+    A longer argv or filename leaves them all 0 and goes in chunks instead.
+    The words are read here, in the first probe, before the chunk loops:
+    after the loops the verifier would follow them once for every round the
+    loops may end in.
+    """
+    tab = "\t\t"
+    argv, name = PACKED_ARGV_WORDS, PACKED_NAME_WORDS
+    words = [f"$a{j}" for j in range(argv)] + [f"$b{j}" for j in range(name)]
+    out = [f"{tab}{word} = $z;" for word in words]
+    out += [f"{tab}if ($n <= {8 * argv} && $fn <= {8 * name}) {{",
+            f"{tab}\t$u = (uint64 *)$s;"]
+    out += _masked_words("a", "$u", "$n", argv, tab + "\t")
+    out += [f"{tab}\t$u = (uint64 *)$f;"]
+    out += _masked_words("b", "$u", "$fn", name, tab + "\t")
+    out += [f"{tab}}}",
+            f"{tab}$v = ($ep, $ppid, $pg, $sd, $n, $fn, {', '.join(words)});"]
+    return out
 
 
 def _last_chunks() -> List[str]:
@@ -73,13 +116,8 @@ def _last_chunks() -> List[str]:
            f"{tab}$k = $size - $i * {CHUNK_BYTES};",
            f"{tab}if ($i < $limit && $k > 0) {{",
            f"{tab}\t$u = (uint64 *)($base + $i * {CHUNK_BYTES});"]
-    for j in range(CHUNK_WORDS):
-        # whole words kept, the word the region ends in masked, the rest zero
-        out += [f"{tab}\t$w{j} = $z;",
-                f"{tab}\tif ($k > {8 * j}) {{",
-                f"{tab}\t\t$w{j} = *uptr($u + {j});",
-                f"{tab}\t\tif ($k < {8 * j + 8}) {{ $w{j} = $w{j} & ((1 << (($k - {8 * j}) * 8)) - 1); }}",
-                f"{tab}\t}}"]
+    out += [f"{tab}\t$w{j} = $z;" for j in range(CHUNK_WORDS)]
+    out += _masked_words("w", "$u", "$k", CHUNK_WORDS, tab + "\t")
     out += [f"{tab}\t$v = ($ep, {', '.join(f'$w{j}' for j in range(CHUNK_WORDS))});",
             f"{tab}\tif ($ep & 1) {{ @m1[$ts, pid, $kind, $i] = $v; }} else {{ @m0[$ts, pid, $kind, $i] = $v; }}",
             f"{tab}}}",
@@ -114,6 +152,8 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
         "sid_ptr": offsets["signal_struct.pids"] + pointer * offsets["PIDTYPE_SID"],
         "upid_nr": offsets["pid.numbers"] + offsets["upid.nr"],
         "argv_chunks": ARGV_CHUNKS, "argv_limit": ARGV_CHUNKS * CHUNK_BYTES, "name_chunks": FILENAME_CHUNKS,
+        "packed_argv": 8 * PACKED_ARGV_WORDS, "packed_name": 8 * PACKED_NAME_WORDS,
+        "packed_argv_last": 5 + PACKED_ARGV_WORDS, "packed_name_first": 6 + PACKED_ARGV_WORDS,
     })
     options = {"adopt": adopt, "end_on_root": end_on_root, "regs": "pt_regs.orig_ax" in offsets}
     out: List[str] = []
@@ -135,6 +175,9 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
             continue
         if stripped == "{{chunks}}":
             out += _chunks("$s", "$n", 3, ARGV_CHUNKS) + _chunks("$f", "$fn", 5, FILENAME_CHUNKS)
+            continue
+        if stripped == "{{packed}}":
+            out += _packed()
             continue
         if stripped == "{{last_chunks}}":
             out += _last_chunks()

@@ -307,6 +307,54 @@ def test_a_parallel_burst_of_big_argv_is_recorded_completely(tmp_path):
     assert not [e for e in events if isinstance(e, Lost)], result.stderr
 
 
+# Execs that write every argv length from 2 to 70 bytes and 120 to 136 (a short one goes
+# in its Exec's own entry, up to 48 bytes; a longer one in 128-byte chunks), each through a
+# path of 30 to 45 bytes (a filename goes in the Exec's entry up to 40 bytes with its NUL).
+_LENGTHS_DRIVER = """
+import os, sys
+for target, argv in zip(sys.argv[1::2], sys.argv[2::2]):
+    argv = argv.split("/")  # the arguments, between slashes
+    os.waitpid(os.posix_spawn(target, argv, {"\\x01\\x02\\x03\\x04": "x"}), 0)
+"""
+
+
+def _raw_words(debug_output):
+    """The bytes of every word of every map entry in bpftrace's raw lines (`record --debug`)."""
+    out = b""
+    for line in debug_output.splitlines():
+        line = line.removeprefix("proctrace: bpftrace: ")
+        if line.startswith(("@m", "@c")):
+            numbers = re.findall(r"\d+", line.split(":", 1)[1])
+            out += b"".join(int(number).to_bytes(8, "little") for number in numbers)
+    return out
+
+
+def test_argv_and_filename_of_every_length_near_the_limits_are_exact(tmp_path):
+    links = Path(tempfile.mkdtemp(prefix="pt", dir="/tmp"))  # a short directory: the paths are short
+    try:
+        pairs = []
+        lengths = list(range(2, 71)) + list(range(120, 137))
+        for number, length in enumerate(lengths):
+            path = str(links / "t")
+            path += "x" * (30 + number % 16 - len(path))  # 30 to 45 bytes
+            if not os.path.exists(path):
+                os.symlink("/bin/true", path)
+            # argv[0] "a", then "b"s: each argument and its NUL count
+            argv = ["a", "b" * (length - 3)] if length >= 3 else ["a" * (length - 1)]
+            assert len(b"".join(arg.encode() + b"\0" for arg in argv)) == length
+            pairs += [path, "/".join(argv)]
+        result, events = run_record(tmp_path, [sys.executable, "-c", _LENGTHS_DRIVER, *pairs], "--debug")
+    finally:
+        shutil.rmtree(links)
+    assert result.returncode == 0, result.stderr[-2000:]
+    execs = [e for e in events if isinstance(e, Exec) and e.filename != sys.executable]
+    assert [(e.filename, "/".join(e.cmdline)) for e in execs] == list(zip(pairs[::2], pairs[1::2]))
+    assert not any(e.cmdline_truncated for e in execs)
+    # what lies past an argv, the environment, never leaves the kernel
+    words = _raw_words(result.stderr)
+    assert b"bbbb" in words and b"\x01\x02\x03\x04" not in words
+
+
 def test_ctrl_c_ends_a_pid_recording(tmp_path):
     target = subprocess.Popen(["sleep", "30"])
     out = tmp_path / "recording.jsonl"
