@@ -247,8 +247,8 @@ pids = st.integers(1, 4_000_000)
 @example(argv=[b"x" * 126], filename=b"y" * 126, pid=3, other=[], ts=2, data=None)
 @example(argv=[b"x" * 127], filename=b"y" * 127, pid=4, other=[b"z" * 255], ts=3, data=None)
 @example(argv=[b"x" * 128], filename=b"y" * 255, pid=5, other=[b"z" * 383], ts=4, data=None)
-@example(argv=[b"x" * 47], filename=b"y" * 39, pid=6, other=[b"z" * 48], ts=5, data=None)  # the longest packed
-@example(argv=[b"x" * 47], filename=b"y" * 40, pid=7, other=[b"z" * 2], ts=6, data=None)   # a filename too long
+@example(argv=[b"x" * 31], filename=b"y" * 23, pid=6, other=[b"z" * 32], ts=5, data=None)  # the longest packed
+@example(argv=[b"x" * 31], filename=b"y" * 24, pid=7, other=[b"z" * 2], ts=6, data=None)   # a filename too long
 def test_exec_round_trips_in_any_order(argv, filename, pid, other, ts, data):
     entries = (format_exec(7, ts, pid, 1, 1, 1, argv, filename)
                + format_exec(7, ts + 1, pid + 1, 1, 1, 1, other, b"/other"))
@@ -282,9 +282,9 @@ def test_entries_without_their_exec_are_dropped_and_the_exec_counted_lost():
 
 
 def test_a_short_argv_and_filename_are_in_the_execs_own_entry():
-    (only,) = format_exec(0, 1, 2, 3, 4, 5, [b"sed", b"-n", b"s/a/\xff/p", b"file"], b"/usr/bin/sed")
+    (only,) = format_exec(0, 1, 2, 3, 4, 5, [b"sed", b"-n", b"s/a/\xff/p"], b"/usr/bin/sed")
     (event,) = _parsed(dump(0, [only]))
-    assert event == Exec(1, 2, 3, 4, ("sed", "-n", "s/a/\udcff/p", "file"), filename="/usr/bin/sed", sid=5)
+    assert event == Exec(1, 2, 3, 4, ("sed", "-n", "s/a/\udcff/p"), filename="/usr/bin/sed", sid=5)
 
 
 def test_a_map_value_beyond_64_bits_is_a_parse_error():

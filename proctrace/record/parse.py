@@ -19,7 +19,7 @@ entry (zero-filled), both keyed by the pid and the timestamp of their exec:
 
     @c1[1095830107075, 18881, 3, 0, 5]: { .w = [7596498889059152431,...] }
 
-unless it is short (at most 48 bytes, and the filename at most 40): then
+unless it is short (at most 32 bytes, and the filename at most 24): then
 both are in the Exec's own entry, after its numbers, zero-filled.
 
 Each epoch is checked against the counts the script kept: events that never
@@ -158,7 +158,7 @@ def _exec(key: Key, values: Tuple[int, ...], pieces: Dict[Tuple[int, int], bytes
     if argv_bytes <= _PACKED_ARGV.size and name_bytes <= _PACKED_NAME.size:
         packed = 6 + PACKED_ARGV_WORDS
         data, complete = _PACKED_ARGV.pack(*values[6:packed])[:argv_bytes], True
-        name, name_complete = _PACKED_NAME.pack(*values[packed:])[:name_bytes], True
+        name, name_complete = _PACKED_NAME.pack(*values[packed:packed + PACKED_NAME_WORDS])[:name_bytes], True
     else:
         argv = {index: data for (kind, index), data in pieces.items() if kind == ARGV_CHUNK}
         names = {index: data for (kind, index), data in pieces.items() if kind == NAME_CHUNK}

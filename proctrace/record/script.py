@@ -25,12 +25,13 @@ CHUNK_WORDS = 16
 CHUNK_BYTES = 8 * CHUNK_WORDS
 ARGV_CHUNKS = 1000         # 128000 bytes of argv
 FILENAME_CHUNKS = 32       # 4096 bytes: PATH_MAX, with the final NUL
-# The Exec's entry has 16 words after the epoch; 5 hold its numbers, the
-# other 11 an argv of at most 48 bytes and a filename of at most 40 (with
-# its NUL): `/bin/true`, `sed -n p`, `/usr/bin/cc`.  More words would not
-# fit in the BPF stack beside the chunk loops.
-PACKED_ARGV_WORDS = 6
-PACKED_NAME_WORDS = 5
+# The Exec's entry has 16 words after the epoch; 5 hold its numbers, and 7
+# of the other 11 an argv of at most 32 bytes and a filename of at most 24
+# (with its NUL): `/bin/true`, `rm -f conftest.o`, `/usr/bin/sed`.  Each
+# word read costs bpftrace ~4 ms more to compile and load at every start
+# (11 words: +50 ms), and the start must stay under 0.5 s.
+PACKED_ARGV_WORDS = 4
+PACKED_NAME_WORDS = 3
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
 _REGS = re.compile(r"^\{\{regs (\d+)\}\}$")
@@ -89,7 +90,7 @@ def _packed() -> List[str]:
     out += [f"{tab}\t$u = (uint64 *)$f;"]
     out += _masked_words("b", "$u", "$fn", name, tab + "\t")
     out += [f"{tab}}}",
-            f"{tab}$v = ($ep, $ppid, $pg, $sd, $n, $fn, {', '.join(words)});"]
+            f"{tab}$v = ($ep, $ppid, $pg, $sd, $n, $fn, {', '.join(words + ['$z'] * (CHUNK_WORDS - 5 - len(words)))});"]
     return out
 
 
@@ -154,6 +155,7 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
         "argv_chunks": ARGV_CHUNKS, "argv_limit": ARGV_CHUNKS * CHUNK_BYTES, "name_chunks": FILENAME_CHUNKS,
         "packed_argv": 8 * PACKED_ARGV_WORDS, "packed_name": 8 * PACKED_NAME_WORDS,
         "packed_argv_last": 5 + PACKED_ARGV_WORDS, "packed_name_first": 6 + PACKED_ARGV_WORDS,
+        "packed_name_last": 5 + PACKED_ARGV_WORDS + PACKED_NAME_WORDS,
     })
     options = {"adopt": adopt, "end_on_root": end_on_root, "regs": "pt_regs.orig_ax" in offsets}
     out: List[str] = []

@@ -308,8 +308,8 @@ def test_a_parallel_burst_of_big_argv_is_recorded_completely(tmp_path):
 
 
 # Execs that write every argv length from 2 to 70 bytes and 120 to 136 (a short one goes
-# in its Exec's own entry, up to 48 bytes; a longer one in 128-byte chunks), each through a
-# path of 30 to 45 bytes (a filename goes in the Exec's entry up to 40 bytes with its NUL).
+# in its Exec's own entry, up to 32 bytes; a longer one in 128-byte chunks), each through a
+# path of 18 to 29 bytes (a filename goes in the Exec's entry up to 24 bytes with its NUL).
 _LENGTHS_DRIVER = """
 import os, sys
 for target, argv in zip(sys.argv[1::2], sys.argv[2::2]):
@@ -336,7 +336,7 @@ def test_argv_and_filename_of_every_length_near_the_limits_are_exact(tmp_path):
         lengths = list(range(2, 71)) + list(range(120, 137))
         for number, length in enumerate(lengths):
             path = str(links / "t")
-            path += "x" * (30 + number % 16 - len(path))  # 30 to 45 bytes
+            path += "x" * (18 + number % 12 - len(path))  # 18 to 29 bytes
             if not os.path.exists(path):
                 os.symlink("/bin/true", path)
             # argv[0] "a", then "b"s: each argument and its NUL count
