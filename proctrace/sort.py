@@ -137,7 +137,7 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
     heap: list = []        # (first key, arrival number, _Held)
     arrivals = 0
     newest = None          # largest key seen so far
-    last_written = None    # key of the last item written
+    last_written = None    # largest key written so far (a late item written after it is smaller)
     for keys, items in batches:
         if not keys:
             continue
@@ -160,7 +160,8 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
             continue
         out = _write(heap, newest - window_ns, keys_of_run)
         if out:
-            last_written = out[1]
+            if last_written is None or out[1] > last_written:
+                last_written = out[1]
             yield out[0]
     if heap:
         yield _write(heap, None, keys_of_run)[0]

@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from proctrace.events import ParseError
@@ -79,6 +79,8 @@ def test_a_window_wider_than_the_span_equals_a_full_sort(key_list, size):
 
 
 @given(keys, windows, batch_sizes)
+# after a late 30 is written, a second 30 is late too: 31 was written before both
+@example(key_list=[31, 33, 30, 34, 30], window=2, size=1)
 def test_late_events_are_written_and_counted_and_the_suggested_window_suffices(key_list, window, size):
     stats = SortStats()
     out = _run(key_list, window, size, stats)
@@ -90,6 +92,13 @@ def test_late_events_are_written_and_counted_and_the_suggested_window_suffices(k
         retry = SortStats()
         assert [k for k, _ in _run(key_list, stats.needed_window_ns, size, retry)] == sorted(key_list)
         assert retry.late == 0
+
+
+def test_an_item_older_than_any_written_is_late_even_after_a_late_one():
+    stats = SortStats()
+    out = _run([31, 33, 30, 34, 30], 2, 1, stats)
+    assert [key for key, _ in out] == [31, 30, 30, 33, 34]
+    assert (stats.late, stats.needed_window_ns) == (2, 4)
 
 
 @settings(max_examples=200)
