@@ -119,9 +119,11 @@ _COUNT = re.compile(rb"@n\[(\d+), (\d+)\]: (\d+)")
 # Lost 12 events   (bpftrace's own message when a per-CPU buffer overflowed)
 _LOST = re.compile(rb"Lost (\d+) events")
 _WORDS = struct.Struct(f"<{CHUNK_WORDS}Q")
-# A short argv and filename, in the Exec's own entry (values 6 to 16)
+# A short argv and filename, in the Exec's own entry: the words after its five numbers
 _PACKED_ARGV = struct.Struct(f"<{PACKED_ARGV_WORDS}Q")
 _PACKED_NAME = struct.Struct(f"<{PACKED_NAME_WORDS}Q")
+_ARGV_WORDS = slice(6, 6 + PACKED_ARGV_WORDS)
+_NAME_WORDS = slice(_ARGV_WORDS.stop, _ARGV_WORDS.stop + PACKED_NAME_WORDS)
 
 
 def decode_wait_status(code: int) -> Tuple[Optional[int], Optional[int]]:
@@ -156,9 +158,8 @@ def _exec(key: Key, values: Tuple[int, ...], pieces: Dict[Tuple[int, int], bytes
     timestamp, pid = key[:2]
     _, ppid, pgid, sid, argv_bytes, name_bytes = values[:6]
     if argv_bytes <= _PACKED_ARGV.size and name_bytes <= _PACKED_NAME.size:
-        packed = 6 + PACKED_ARGV_WORDS
-        data, complete = _PACKED_ARGV.pack(*values[6:packed])[:argv_bytes], True
-        name, name_complete = _PACKED_NAME.pack(*values[packed:packed + PACKED_NAME_WORDS])[:name_bytes], True
+        data, complete = _PACKED_ARGV.pack(*values[_ARGV_WORDS])[:argv_bytes], True
+        name, name_complete = _PACKED_NAME.pack(*values[_NAME_WORDS])[:name_bytes], True
     else:
         argv = {index: data for (kind, index), data in pieces.items() if kind == ARGV_CHUNK}
         names = {index: data for (kind, index), data in pieces.items() if kind == NAME_CHUNK}

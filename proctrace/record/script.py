@@ -32,6 +32,8 @@ FILENAME_CHUNKS = 32       # 4096 bytes: PATH_MAX, with the final NUL
 # (11 words: +50 ms), and the start must stay under 0.5 s.
 PACKED_ARGV_WORDS = 4
 PACKED_NAME_WORDS = 3
+_PACKED_ARGV_BYTES = 8 * PACKED_ARGV_WORDS
+_PACKED_NAME_BYTES = 8 * PACKED_NAME_WORDS
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z_.]+)\}\}")
 _REGS = re.compile(r"^\{\{regs (\d+)\}\}$")
@@ -84,7 +86,7 @@ def _packed() -> List[str]:
     argv, name = PACKED_ARGV_WORDS, PACKED_NAME_WORDS
     words = [f"$a{j}" for j in range(argv)] + [f"$b{j}" for j in range(name)]
     out = [f"{tab}{word} = $z;" for word in words]
-    out += [f"{tab}if ($n <= {8 * argv} && $fn <= {8 * name}) {{",
+    out += [f"{tab}if ($n <= {_PACKED_ARGV_BYTES} && $fn <= {_PACKED_NAME_BYTES}) {{",
             f"{tab}\t$u = (uint64 *)$s;"]
     out += _masked_words("a", "$u", "$n", argv, tab + "\t")
     out += [f"{tab}\t$u = (uint64 *)$f;"]
@@ -153,7 +155,7 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
         "sid_ptr": offsets["signal_struct.pids"] + pointer * offsets["PIDTYPE_SID"],
         "upid_nr": offsets["pid.numbers"] + offsets["upid.nr"],
         "argv_chunks": ARGV_CHUNKS, "argv_limit": ARGV_CHUNKS * CHUNK_BYTES, "name_chunks": FILENAME_CHUNKS,
-        "packed_argv": 8 * PACKED_ARGV_WORDS, "packed_name": 8 * PACKED_NAME_WORDS,
+        "packed_argv": _PACKED_ARGV_BYTES, "packed_name": _PACKED_NAME_BYTES,
         "packed_argv_last": 5 + PACKED_ARGV_WORDS, "packed_name_first": 6 + PACKED_ARGV_WORDS,
         "packed_name_last": 5 + PACKED_ARGV_WORDS + PACKED_NAME_WORDS,
     })
