@@ -40,9 +40,14 @@ class _Record:
     __slots__ = ()
     FIELDS: tuple = ()
     DEFAULTS: dict = {}
+    _SETTERS: tuple = ()
 
     def __init__(self, *args, **kwargs):
         names = self.FIELDS
+        if not kwargs and len(args) == len(names):  # every field given in order: what the recorder does
+            for set_field, value in zip(self._SETTERS, args):
+                set_field(self, value)
+            return
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__} takes {len(names)} fields, not {len(args)}")
         values = dict(zip(names, args))
@@ -125,6 +130,10 @@ class ExecFilename(_Record):
 if TYPE_CHECKING:
     Event = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost]
 KINDS = {cls.__name__: cls for cls in (Fork, Exec, Exit, SetSID, SetPGID, Lost)}
+for _kind in (*KINDS.values(), ExecArgs, ExecFilename):
+    # each slot's own setter, called directly: a third cheaper than object.__setattr__ by name
+    _kind._SETTERS = tuple(getattr(_kind, name).__set__ for name in _kind.FIELDS)
+del _kind
 _LEGACY = {"ExecArgs": ExecArgs, "ExecFilename": ExecFilename}
 _IGNORED = {"BadExec"}
 
@@ -144,12 +153,14 @@ _SCHEMA = {
     "ExecFull": ({"timestamp": _INT, "pid": _INT, "ppid": _INT, "pgid": _INT, "filename": _STR,
                   "args": _STR}, {"sid": _INT}),
 }
-_FIELD_NAMES = {name: cls.FIELDS for name, cls in KINDS.items()}
 
 # Lone surrogates stand for argv bytes that are not UTF-8 (surrogateescape,
 # U+DC80 to U+DCFF); a recording may hold others as escapes (\ud800).
 # None can be written as UTF-8, so they go out as JSON \uXXXX escapes again.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# What a JSON string cannot hold as it is: the rest is written between quotes unchanged
+# (json.dumps with ensure_ascii=False escapes only these, and the surrogates are ours)
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\ud800-\udfff]')
 
 
 def _escape_surrogate(match: re.Match) -> str:
@@ -157,34 +168,59 @@ def _escape_surrogate(match: re.Match) -> str:
 
 
 def _dump_str(text: str) -> str:
+    if not _NEEDS_ESCAPE.search(text):
+        return '"%s"' % text
     import json  # here, not at the top: checked lines never need it, and it costs start-up time
     out = json.dumps(text, ensure_ascii=False)
     return _SURROGATE.sub(_escape_surrogate, out) if _SURROGATE.search(out) else out
 
 
+def _dump_argv(argv: Tuple[str, ...]) -> str:
+    if not argv:
+        return "[]"
+    if not _NEEDS_ESCAPE.search("".join(argv)):
+        return '["%s"]' % '","'.join(argv)
+    return "[" + ",".join(map(_dump_str, argv)) + "]"
+
+
+def _status(event) -> str:
+    """An Exit's optional fields: sid, then exit_code and signal, both or neither."""
+    text = "" if event.sid is None else ',"sid":%d' % event.sid
+    code, signal = event.exit_code, event.signal
+    if code is None and signal is None:
+        return text
+    return text + ',"exit_code":%s,"signal":%s' % ("null" if code is None else "%d" % code,
+                                                    "null" if signal is None else "%d" % signal)
+
+
+def _exec_json(event: Exec) -> str:
+    text = '{"Exec":{"timestamp":%d,"pid":%d,"ppid":%d,"pgid":%d,"cmdline":%s' % (
+        event.timestamp, event.pid, event.ppid, event.pgid, _dump_argv(event.cmdline))
+    if event.filename is not None:
+        text += ',"filename":' + _dump_str(event.filename)
+    if event.sid is not None:
+        text += ',"sid":%d' % event.sid
+    return text + (',"cmdline_truncated":true}}' if event.cmdline_truncated else "}}")
+
+
+# One writer a kind, the fields in the order of its FIELDS (the original's order).
+_WRITERS = {
+    Fork: lambda e: '{"Fork":{"timestamp":%d,"parent_pid":%d,"child_pid":%d,"parent_pgid":%d}}' % (
+        e.timestamp, e.parent_pid, e.child_pid, e.parent_pgid),
+    Exec: _exec_json,
+    Exit: lambda e: '{"Exit":{"timestamp":%d,"pid":%d,"ppid":%d,"pgid":%d%s}}' % (
+        e.timestamp, e.pid, e.ppid, e.pgid, _status(e)),
+    SetSID: lambda e: '{"SetSID":{"timestamp":%d,"pid":%d,"ppid":%d,"pgid":%d,"sid":%d}}' % (
+        e.timestamp, e.pid, e.ppid, e.pgid, e.sid),
+    SetPGID: lambda e: '{"SetPGID":{"timestamp":%d,"pid":%d,"ppid":%d,"pgid":%d}}' % (
+        e.timestamp, e.pid, e.ppid, e.pgid),
+    Lost: lambda e: '{"Lost":{"timestamp":%d,"count":%d}}' % (e.timestamp, e.count),
+}
+
+
 def to_json(event: Event) -> str:
     """One JSON line (without newline); optional fields are left out when unknown."""
-    kind = type(event).__name__
-    parts = []
-    for name in _FIELD_NAMES[kind]:
-        value = getattr(event, name)
-        if name == "cmdline":
-            text = "[" + ",".join(_dump_str(arg) for arg in value) + "]"
-        elif name == "cmdline_truncated":
-            if not value:
-                continue
-            text = "true"
-        elif value is None:
-            if name in ("exit_code", "signal") and (event.exit_code is not None or event.signal is not None):
-                text = "null"
-            else:
-                continue
-        elif isinstance(value, str):
-            text = _dump_str(value)
-        else:
-            text = str(value)
-        parts.append(f'"{name}":{text}')
-    return '{"%s":{%s}}' % (kind, ",".join(parts))
+    return _WRITERS[type(event)](event)
 
 
 def _check(kind: str, body: dict) -> Optional[str]:

@@ -1,6 +1,7 @@
 """The JSON-lines codec: round trips, the original's formats, and bad lines."""
 
 import json
+import re
 
 import pytest
 from hypothesis import example, given, settings
@@ -20,6 +21,32 @@ def test_round_trip(event):
     line.encode("utf-8")  # always writable as UTF-8
     assert from_json(line) == event
     assert from_json(line.encode("utf-8")) == event
+
+
+def _written_by_json(event) -> str:
+    """The canonical line as the json module writes it: the fields in order, unknown ones left out,
+    the exit code and signal both or neither, lone surrogates as \\u escapes."""
+    fields = {}
+    for name in type(event).FIELDS:
+        value = getattr(event, name)
+        if name == "cmdline":
+            value = list(value)
+        if name == "cmdline_truncated" and not value:
+            continue
+        if value is None and (name not in ("exit_code", "signal")
+                              or (event.exit_code is None and event.signal is None)):
+            continue
+        fields[name] = value
+    text = json.dumps({type(event).__name__: fields}, ensure_ascii=False, separators=(",", ":"))
+    return re.sub("[\ud800-\udfff]", lambda match: "\\u%04x" % ord(match.group()), text)
+
+
+@given(events)
+@example(Exec(1, 2, 3, 4, ('a"b', "c\\", "\x1f\x7f\u2028", "\udcff"), 'f"\n', 5, True))
+@example(Exec(1, 2, 3, 4, (), None, None, False))
+@example(Exit(6, 2, 1, 2, None, 0, 9))
+def test_lines_are_written_exactly_as_json_would_write_them(event):
+    assert to_json(event) == _written_by_json(event)
 
 
 def test_non_utf8_argv_is_written_as_surrogate_escapes():

@@ -52,8 +52,9 @@ FILENAME_LIMIT = CHUNK_BYTES * FILENAME_CHUNKS
 
 # The kinds of map entry (the third number of a key).  (4 and 6 are not written.)
 FORK, EXEC, ARGV_CHUNK, _, NAME_CHUNK, _, EXIT, SETSID, SETPGID = range(1, 10)
-_EVENT_KINDS = (FORK, EXEC, EXIT, SETSID, SETPGID)
-_CHUNK_KINDS = (ARGV_CHUNK, NAME_CHUNK)
+_EVENT_KINDS = frozenset((FORK, EXEC, EXIT, SETSID, SETPGID))
+_CHUNK_KINDS = frozenset((ARGV_CHUNK, NAME_CHUNK))
+_ENTRY_KINDS = _EVENT_KINDS | _CHUNK_KINDS
 # The per-epoch counts (the second number of an @n key): events written, epoch begun.
 _EVENTS, _BEGAN = 0, 2
 
@@ -124,6 +125,10 @@ _PACKED_ARGV = struct.Struct(f"<{PACKED_ARGV_WORDS}Q")
 _PACKED_NAME = struct.Struct(f"<{PACKED_NAME_WORDS}Q")
 _ARGV_WORDS = slice(6, 6 + PACKED_ARGV_WORDS)
 _NAME_WORDS = slice(_ARGV_WORDS.stop, _ARGV_WORDS.stop + PACKED_NAME_WORDS)
+# How many of an @m entry's numbers each kind uses (the epoch first): the rest are zeros.
+# An Exec's packed words come after its five numbers; a last chunk (absent here) uses all.
+_VALUES_READ = dict.fromkeys((FORK, EXIT, SETSID, SETPGID), 6)
+_VALUES_READ[EXEC] = _NAME_WORDS.stop
 
 
 def decode_wait_status(code: int) -> Tuple[Optional[int], Optional[int]]:
@@ -168,8 +173,8 @@ def _exec(key: Key, values: Tuple[int, ...], pieces: Dict[Tuple[int, int], bytes
     filename = None
     if name_complete and 0 < name_bytes <= FILENAME_LIMIT:
         filename = name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-    return Exec(timestamp, pid, ppid, pgid, _split_argv(data), filename=filename, sid=sid,
-                cmdline_truncated=not complete or argv_bytes > ARGV_LIMIT)
+    return Exec(timestamp, pid, ppid, pgid, _split_argv(data), filename, sid,
+                not complete or argv_bytes > ARGV_LIMIT)
 
 
 def _event(key: Key, values: Tuple[int, ...]) -> Item:
@@ -179,7 +184,7 @@ def _event(key: Key, values: Tuple[int, ...]) -> Item:
         return Fork(timestamp, values[1], pid, values[2])
     if kind == EXIT:
         exit_code, signal = decode_wait_status(values[4])
-        return Exit(timestamp, pid, values[1], values[2], sid=values[3], exit_code=exit_code, signal=signal)
+        return Exit(timestamp, pid, values[1], values[2], values[3], exit_code, signal)
     if kind == SETSID:
         return SetSID(timestamp, pid, values[1], values[2], values[3])
     return SetPGID(timestamp, pid, values[1], values[2])
@@ -310,7 +315,7 @@ def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True,
 
 
 def _key(match) -> Key:
-    return (int(match.group(2)), int(match.group(3)), int(match.group(4)), int(match.group(5)))
+    return tuple(map(int, match.group(2, 3, 4, 5)))
 
 
 def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> Optional[Item]:
@@ -320,9 +325,12 @@ def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> O
         if not match or int(match.group(1)) >= SLOTS:
             raise ValueError("malformed map entry")
         key = _key(match)
-        values = tuple(map(int, match.group(6).split(b", ")))
-        if key[2] not in _EVENT_KINDS + _CHUNK_KINDS:
+        if key[2] not in _ENTRY_KINDS:
             raise ValueError("a map entry of no known kind")
+        # only the numbers the kind uses are read: int() of a word costs as much as the match
+        wanted = _VALUES_READ.get(key[2])
+        text = match.group(6)
+        values = tuple(map(int, text.split(b", ", wanted)[:wanted] if wanted else text.split(b", ")))
         if max(values) >= 1 << 64:
             raise ValueError("a map value is out of range")  # its words are bytes: they must pack
         epochs.entry(values[0], key, values)
