@@ -15,6 +15,7 @@ from proctrace.model import fold, raw_fields
 from proctrace.pipeline import items_of_events
 from proctrace.pipeline import read_model
 from proctrace.render.perfetto import render
+from proctrace.render.summary import segment_command
 from proctrace.sort import SortStats
 from strategies import histories
 from trace_rules import check_trace, critical_path_slices
@@ -190,6 +191,16 @@ def test_an_empty_argv_and_an_unknown_command_still_have_names():
     checked = _trace(fold([items_of_events(events)]))
     assert sorted(checked["names"].values()) == ["(empty argv)", "(empty argv) (fork)", "(unknown command) (fork)",
                                                  "critical path"]
+
+
+def test_a_segment_before_the_first_exec_is_named_as_the_summary_names_it():
+    # the recorded command, forked by `record`, runs proctrace's own program until its exec
+    events = [Fork(0, 1, 2, 1), Exec(5, 2, 1, 2, ("make",)), Exit(9, 2, 1, 2, None, 0, None)]
+    recording = fold([items_of_events(events)])
+    slices = critical_path_slices(_trace(recording))
+    assert [(s[0], s[1], s[3]["name"]) for s in slices] == [(0, 5, "(before its first exec)"), (5, 9, "make")]
+    segments = critical_path(recording, recording.roots[0])
+    assert segment_command(segments[0], None) == "(before its first exec)"
 
 
 def test_output_is_one_json_document(tmp_path):

@@ -64,6 +64,7 @@ _SEGMENT = (b'{"ph":"X","pid":%d,"tid":%d,"ts":%d.%s,"dur":%d.%s,"name":%s,"cat"
             b'"args":{"pid":%d}},\n')
 _NO_EXIT = b'"exit":"none seen: drawn to the end of the recording"'
 _UNKNOWN = json_str("(unknown command)")
+_BEFORE_EXEC = json_str("(before its first exec)")  # a critical-path segment's name, as the summary says it
 
 
 def render(recording: Recording, *, warn: Callable[[str], None], options=None) -> Iterator[bytes]:
@@ -115,7 +116,7 @@ def _critical_path(recording: Recording, pid: int, first: int) -> Iterator[bytes
     starts = [_q(segment.start_ns, first) for segment in segments]
     ends = [_q(segment.end_ns, first) for segment in segments]
     yield b"".join(map(_SEGMENT.__mod__, zip(repeat(pid), repeat(pid), *_us(starts), *_us(map(sub, ends, starts)),
-                                              [names.get(id(segment), _UNKNOWN) for segment in segments],
+                                              [names.get(id(segment), _BEFORE_EXEC) for segment in segments],
                                               [segment.pid for segment in segments])))
 
 

@@ -172,7 +172,7 @@ function processLabel(data, i) {
 function segmentLabel(data, s) {
   const proc = data.cpProc[s];
   const k = data.cpExec[s] >= 0 ? data.execFirst[proc] + data.cpExec[s] : execAtTime(data, proc, data.cpStart[s])[0];
-  return k >= 0 ? execLabel(data, k) : "(unknown command)";
+  return k >= 0 ? execLabel(data, k) : "(before its first exec)";  // as the summary says it
 }
 
 // which processes the timeline shows, in tree order: none inside a collapsed
