@@ -176,6 +176,7 @@ def _dump_str(text: str) -> str:
 
 
 def _dump_argv(argv: Tuple[str, ...]) -> str:
+    """A JSON array of the arguments: checked for escapes once, as a whole (few argvs need any)."""
     if not argv:
         return "[]"
     if not _NEEDS_ESCAPE.search("".join(argv)):
