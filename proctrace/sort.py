@@ -137,7 +137,7 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
     heap: list = []        # (first key, arrival number, _Held)
     arrivals = 0
     newest = None          # largest key seen so far
-    last_written = None    # largest key written so far (a late item written after it is smaller)
+    largest_written = None  # largest key written so far (a late item written after it is smaller)
     for keys, items in batches:
         if not keys:
             continue
@@ -148,10 +148,10 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
             keys, items = _sorted(list(keys), list(items))
             first, last = keys[0], keys[-1]
             held = _Held(keys, items, last)
-        if last_written is not None and first < last_written:
+        if largest_written is not None and first < largest_written:
             if held.keys is None:
                 held.keys = keys_of_run(items)
-            stats.late += bisect_left(held.keys, last_written)
+            stats.late += bisect_left(held.keys, largest_written)
             stats.needed_window_ns = max(stats.needed_window_ns, newest - first)
         heapq.heappush(heap, (first, arrivals, held))
         arrivals += 1
@@ -160,8 +160,8 @@ def sort_batches(batches: Iterable[Tuple[Sequence[int], Sequence]], *, window_ns
             continue
         out = _write(heap, newest - window_ns, keys_of_run)
         if out:
-            if last_written is None or out[1] > last_written:
-                last_written = out[1]
+            if largest_written is None or out[1] > largest_written:
+                largest_written = out[1]
             yield out[0]
     if heap:
         yield _write(heap, None, keys_of_run)[0]

@@ -127,7 +127,7 @@ _ARGV_WORDS = slice(6, 6 + PACKED_ARGV_WORDS)
 _NAME_WORDS = slice(_ARGV_WORDS.stop, _ARGV_WORDS.stop + PACKED_NAME_WORDS)
 # How many of an @m entry's numbers each kind uses (the epoch first): the rest are zeros.
 # An Exec's packed words come after its five numbers; a last chunk (absent here) uses all.
-_VALUES_READ = dict.fromkeys((FORK, EXIT, SETSID, SETPGID), 6)
+_VALUES_READ = dict.fromkeys((FORK, EXIT, SETSID, SETPGID), _ARGV_WORDS.start)
 _VALUES_READ[EXEC] = _NAME_WORDS.stop
 
 
