@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
 from proctrace.record.parse import (
-    ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, SLOTS, Begin, End, Final, Garbled, Message, Tick,
-    decode_wait_status, parse_batches,
+    ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, SLOTS, Begin, CutShort, End, Final, Garbled, Message,
+    Tick, decode_wait_status, parse_batches,
 )
 from proctrace.record.script import CHUNK_WORDS, PACKED_ARGV_WORDS, PACKED_NAME_WORDS
 
@@ -270,9 +270,25 @@ def test_exec_missing_a_chunk_is_cut_at_the_gap_and_marked_truncated():
     entries = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 200, b"b" * 100], b"/bin/x")
     assert entries[2].startswith(b"@c0[1, 2, 3, 1, ")
     del entries[2]  # the second argv chunk never arrived
-    (event,) = _parsed(dump(0, entries))
+    (event, cut) = _parsed(dump(0, entries))
     assert event.cmdline == ("a" * 128,) and event.cmdline_truncated
     assert event.filename == "/bin/x"
+    assert cut == CutShort(2)  # for the recorder to report
+
+
+def test_exec_missing_a_filename_chunk_has_no_filename_and_is_reported_cut():
+    entries = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 200], b"/" + b"d" * 200)
+    chunk = [i for i, line in enumerate(entries) if line.startswith(b"@c0[1, 2, 5, 0, ")]
+    assert len(chunk) == 1
+    del entries[chunk[0]]
+    (event, cut) = _parsed(dump(0, entries))
+    assert event.cmdline == ("a" * 200,) and event.filename is None
+    assert cut == CutShort(2)
+
+
+def test_an_argv_cut_at_the_limit_is_truncated_but_not_reported_cut():
+    (event,) = _parsed(dump(0, format_exec(0, 1, 2, 3, 4, 5, [b"a" * (ARGV_LIMIT + 500)], b"/bin/x")))
+    assert event.cmdline == ("a" * ARGV_LIMIT,) and event.cmdline_truncated
 
 
 def test_entries_without_their_exec_are_dropped_and_the_exec_counted_lost():

@@ -19,6 +19,7 @@ import subprocess
 import time
 
 from proctrace.events import TracerError
+from proctrace.record.script import MAP_ENTRIES
 
 TYPE_CHECKING = False  # typing (and dataclasses) cost start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -33,12 +34,12 @@ BTF = "/sys/kernel/btf/vmlinux"
 TRACEPOINTS = ("task/task_newtask", "sched/sched_process_exec", "sched/sched_process_exit",
                "syscalls/sys_exit_setsid", "syscalls/sys_enter_setpgid", "syscalls/sys_exit_setpgid")
 
-# The maps hold 16384 entries each: an epoch's (100 ms) events and partial
+# The maps hold MAP_ENTRIES (16384) each: an epoch's (100 ms) events and partial
 # argv chunks in @m, its whole 128-byte chunks in @c, as many live processes
 # in the tracking map.  They are preallocated kernel memory: about 16 MiB in
 # all (3.6 MiB per epoch map).  The perf buffers carry only the ticks' few
 # lines: bpftrace's default size (64 pages per CPU) is ample.
-TRACER_ENV = {"BPFTRACE_MAP_KEYS_MAX": "16384"}
+TRACER_ENV = {"BPFTRACE_MAP_KEYS_MAX": str(MAP_ENTRIES)}
 # bpftrace loads the kernel's BTF (5 MB, 50 ms at every start) to type what
 # a program reads; ours reads raw offsets (see proctrace.bt) and needs none of
 # it, so it is handed BTF without types: a header and an empty string table.

@@ -25,7 +25,7 @@ both are in the Exec's own entry, after its numbers, zero-filled.
 Each epoch is checked against the counts the script kept: events that never
 reached user space (an epoch that filled its map) become a Lost event; an
 exec whose argv chunks went missing is kept, cut at the gap and marked
-truncated.  PT_FINAL E says that the root has exited and that epoch E, the
+truncated, and a CutShort marker follows it.  PT_FINAL E says that the root has exited and that epoch E, the
 one of its exit, is complete: the recorder stops bpftrace then, and what it
 may have printed of later epochs is not read.
 """
@@ -42,7 +42,7 @@ from proctrace.record.script import (ARGV_CHUNKS, CHUNK_BYTES, CHUNK_WORDS, FILE
                                      PACKED_NAME_WORDS, SLOTS)
 
 __all__ = [
-    "Begin", "End", "Tick", "Final", "Message", "Garbled", "parse_batches",
+    "Begin", "End", "Tick", "Final", "CutShort", "Message", "Garbled", "parse_batches",
     "decode_wait_status", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "ARGV_LIMIT", "SLOTS",
 ]
 
@@ -89,6 +89,14 @@ class Final:
 
 
 @dataclass(frozen=True)
+class CutShort:
+    """The Exec before it lost part of its argv or filename on the way (a full map): it is
+    marked truncated, and the loss is the recorder's to report, as it reports a Lost."""
+
+    pid: int
+
+
+@dataclass(frozen=True)
 class Message:
     """A line that is not ours: bpftrace's own messages ("Attaching 9 probes...")."""
 
@@ -104,7 +112,7 @@ class Garbled:
     reason: str
 
 
-Item = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost, Begin, End, Tick, Final, Message, Garbled]
+Item = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost, Begin, End, Tick, Final, CutShort, Message, Garbled]
 Key = Tuple[int, int, int, int]
 
 _BEGIN = re.compile(rb"PT_BEGIN (\d+) (-?\d+)")
@@ -158,8 +166,8 @@ def _region(chunks: Dict[int, bytes], size: int, limit: int) -> Tuple[bytes, boo
     return b"".join(parts)[:size], True
 
 
-def _exec(key: Key, values: Tuple[int, ...], pieces: Dict[Tuple[int, int], bytes]) -> Exec:
-    """The Exec, marked truncated when argv was cut or some of it went missing."""
+def _exec(key: Key, values: Tuple[int, ...], pieces: Dict[Tuple[int, int], bytes]) -> Tuple[Exec, bool]:
+    """The Exec, marked truncated when argv was cut or some of it went missing; and whether some did."""
     timestamp, pid = key[:2]
     _, ppid, pgid, sid, argv_bytes, name_bytes = values[:6]
     if argv_bytes <= _PACKED_ARGV.size and name_bytes <= _PACKED_NAME.size:
@@ -173,8 +181,9 @@ def _exec(key: Key, values: Tuple[int, ...], pieces: Dict[Tuple[int, int], bytes
     filename = None
     if name_complete and 0 < name_bytes <= FILENAME_LIMIT:
         filename = name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-    return Exec(timestamp, pid, ppid, pgid, _split_argv(data), filename, sid,
-                not complete or argv_bytes > ARGV_LIMIT)
+    exec_ = Exec(timestamp, pid, ppid, pgid, _split_argv(data), filename, sid,
+                 not complete or argv_bytes > ARGV_LIMIT)
+    return exec_, not (complete and name_complete)
 
 
 def _event(key: Key, values: Tuple[int, ...]) -> Item:
@@ -258,7 +267,10 @@ class _Epochs:
         out: List[Item] = []
         for key, values in heads:
             if key[2] == EXEC:
-                out.append(_exec(key, values, pieces.get(key[:2], {})))
+                exec_, cut = _exec(key, values, pieces.get(key[:2], {}))
+                out.append(exec_)
+                if cut:
+                    out.append(CutShort(exec_.pid))
             else:
                 out.append(_event(key, values))
         if heads:

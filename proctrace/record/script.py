@@ -16,11 +16,15 @@ import os
 import re
 from typing import Dict, List
 
-__all__ = ["CHUNK_WORDS", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "PACKED_ARGV_WORDS",
+__all__ = ["MAP_ENTRIES", "CHUNK_SWITCH", "CHUNK_WORDS", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "PACKED_ARGV_WORDS",
            "PACKED_NAME_WORDS", "SLOTS", "render_script"]
 
 # Must match parse.py (which imports them from here).
 SLOTS = 2
+# How many entries each map holds (launch.py hands it to bpftrace), and how
+# many whole chunks an epoch may hold before the next tick starts a new one.
+MAP_ENTRIES = 16384
+CHUNK_SWITCH = MAP_ENTRIES // 2
 CHUNK_WORDS = 16
 CHUNK_BYTES = 8 * CHUNK_WORDS
 ARGV_CHUNKS = 1000         # 128000 bytes of argv
@@ -154,6 +158,7 @@ def render_script(offsets: Dict[str, int], *, adopt: bool, end_on_root: bool) ->
         "pgid_ptr": offsets["signal_struct.pids"] + pointer * offsets["PIDTYPE_PGID"],
         "sid_ptr": offsets["signal_struct.pids"] + pointer * offsets["PIDTYPE_SID"],
         "upid_nr": offsets["pid.numbers"] + offsets["upid.nr"],
+        "chunk_bytes": CHUNK_BYTES, "chunk_switch": CHUNK_SWITCH,
         "argv_chunks": ARGV_CHUNKS, "argv_limit": ARGV_CHUNKS * CHUNK_BYTES, "name_chunks": FILENAME_CHUNKS,
         "packed_argv": _PACKED_ARGV_BYTES, "packed_name": _PACKED_NAME_BYTES,
         "packed_argv_last": 5 + PACKED_ARGV_WORDS, "packed_name_first": 6 + PACKED_ARGV_WORDS,

@@ -50,6 +50,7 @@ class _Tree:
         self.read_up_to = 0         # bpftrace has read what the kernel gave it until then
         self.final = False          # the root's exit has been told (PT_FINAL)
         self.lost = 0
+        self.cut_short = 0          # Execs that lost part of their argv or filename
 
 
 def run_record(*, command: List[str], pid: Optional[int], output, output_is_stdout: bool,
@@ -190,6 +191,9 @@ def _record(tracer: launch.Tracer, held: Optional[process.HeldCommand], tree: _T
             "the recording ends early")
     if tree.lost:
         say(f"warning: bpftrace lost {tree.lost} events: the recording is incomplete")
+    if tree.cut_short:
+        say(f"warning: {tree.cut_short} execs lost part of their argv or filename: "
+            "they are marked truncated")
     _report_outlived(tree, say)
     if snapshot is not None:
         report_unseen_exits(snapshot, tree.alive, tree.root, say)
@@ -229,7 +233,7 @@ def _drop_output(output) -> None:
 
 def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator[Tuple[List[int], list]]:
     """Parsed batches -> (timestamps, events) for the sorter, keeping `tree` up to date."""
-    from proctrace.record.parse import Begin, End, Final, Garbled, Message, Tick
+    from proctrace.record.parse import Begin, CutShort, End, Final, Garbled, Message, Tick
     if first:
         yield [event.timestamp for event in first], list(first)
     for batch in batches:
@@ -249,6 +253,12 @@ def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator
             if isinstance(item, Message):
                 if not item.text.startswith("Attaching ") and not debug:
                     say(f"bpftrace: {item.text}")
+                continue
+            if isinstance(item, CutShort):
+                if not tree.cut_short:
+                    say("warning: bpftrace's maps are full: argvs are being cut short "
+                        "(they are marked truncated)")
+                tree.cut_short += 1
                 continue
             if isinstance(item, Garbled):
                 say(f"warning: unreadable bpftrace line {item.lineno}: {item.reason}")
