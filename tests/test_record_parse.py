@@ -286,10 +286,6 @@ def test_exec_missing_a_filename_chunk_has_no_filename_and_is_reported_cut():
     assert cut == CutShort(2)
 
 
-def test_an_argv_cut_at_the_limit_is_truncated_but_not_reported_cut():
-    (event,) = _parsed(dump(0, format_exec(0, 1, 2, 3, 4, 5, [b"a" * (ARGV_LIMIT + 500)], b"/bin/x")))
-    assert event.cmdline == ("a" * ARGV_LIMIT,) and event.cmdline_truncated
-
 
 def test_entries_without_their_exec_are_dropped_and_the_exec_counted_lost():
     entries = format_exec(0, 1, 2, 3, 4, 5, [b"a" * 60], b"/bin/x")
