@@ -16,8 +16,8 @@ import os
 import re
 from typing import Dict, List
 
-__all__ = ["MAP_ENTRIES", "CHUNK_SWITCH", "CHUNK_WORDS", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "PACKED_ARGV_WORDS",
-           "PACKED_NAME_WORDS", "SLOTS", "render_script"]
+__all__ = ["MAP_ENTRIES", "CHUNK_SWITCH", "CHUNK_WORDS", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS",
+           "PACKED_ARGV_WORDS", "PACKED_NAME_WORDS", "SLOTS", "render_script"]
 
 # Must match parse.py (which imports them from here).
 SLOTS = 2
