@@ -25,9 +25,10 @@ both are in the Exec's own entry, after its numbers, zero-filled.
 Each epoch is checked against the counts the script kept: events that never
 reached user space (an epoch that filled its map) become a Lost event; an
 exec whose argv chunks went missing is kept, cut at the gap and marked
-truncated, and a CutShort marker follows it.  PT_FINAL E says that the root has exited and that epoch E, the
-one of its exit, is complete: the recorder stops bpftrace then, and what it
-may have printed of later epochs is not read.
+truncated, and a CutShort marker follows it.  PT_FINAL E says that the root
+has exited and that epoch E, the one of its exit, is complete: the recorder
+stops bpftrace then, and what it may have printed of later epochs is not
+read.
 """
 
 from __future__ import annotations
