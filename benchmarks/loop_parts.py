@@ -54,6 +54,11 @@ LOOP = ("import resource, subprocess, sys, time\n"
         "open(sys.argv[1], 'w').write(f'{wall} {int((r.ru_utime + r.ru_stime) * 1e9)}')\n")
 
 
+def _discard(stream) -> None:
+    while stream.read(1 << 16):
+        pass
+
+
 def _under_bpftrace(script: str, command: list, track_the_loop: bool) -> None:
     """Run `command` stopped, attach the program to it (or to pid 1), let it go, drain bpftrace."""
     loop = subprocess.Popen(["sh", "-c", 'kill -STOP $$; exec "$@"', "sh"] + command)
@@ -67,7 +72,7 @@ def _under_bpftrace(script: str, command: list, track_the_loop: bool) -> None:
     else:
         loop.kill()
         raise SystemExit("bpftrace did not start")
-    drain = threading.Thread(target=lambda: [None for _ in iter(lambda: tracer.stdout.read(1 << 16), b"")])
+    drain = threading.Thread(target=_discard, args=(tracer.stdout,))
     drain.start()
     os.kill(loop.pid, 18)  # SIGCONT
     loop.wait()
@@ -80,7 +85,6 @@ def run(config: str, result: str, script: str, processes: int) -> tuple:
     loop = [sys.executable, "-S", "-c", LOOP, result, str(processes)]
     record = [sys.executable, "-S", "-m", "proctrace", "record", "-o", os.devnull, "--"]
     env = dict(os.environ, PYTHONPATH=REPO)
-    others = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)) if cpu != 0)
     if config == "bare":
         subprocess.run(loop, check=True)
     elif config in ("untracked", "tracked"):
@@ -88,6 +92,7 @@ def run(config: str, result: str, script: str, processes: int) -> tuple:
     elif config == "record":
         subprocess.run(record + loop, check=True, env=env)
     elif config == "record-pinned":
+        others = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)) if cpu != 0)
         subprocess.run(["taskset", "-c", others] + record + ["taskset", "-c", "0"] + loop, check=True, env=env)
     with open(result) as file:
         wall, cpu = map(int, file.read().split())
