@@ -110,6 +110,20 @@ def test_event_entry(line, expected):
     assert _parsed(dump(0, [line])) == [expected]
 
 
+def test_an_exit_brings_its_fork_when_the_fork_was_in_its_epoch():
+    # the Exit's numbers, then the Fork's time, parent and parent's group (the Fork's entry was taken in)
+    folded = entry(0, 200, 11, 7, values=(10, 12, 9, 0, 150, 10, 10))
+    other = entry(0, 170, 30, 8, values=(29, 30, 30))
+    assert _parsed(dump(0, [folded, other], events=3)) == [
+        Fork(150, 10, 11, 10), SetSID(170, 30, 29, 30, 30), Exit(200, 11, 10, 12, sid=9, exit_code=0, signal=None)]
+
+
+def test_a_fork_counted_but_neither_printed_nor_taken_in_is_lost():
+    exit_only = entry(0, 200, 11, 7, values=(10, 10, 9, 0))
+    assert _parsed(dump(0, [exit_only], events=2)) == [
+        Exit(200, 11, 10, 10, sid=9, exit_code=0, signal=None), Lost(200, 1)]
+
+
 @pytest.mark.parametrize("line, expected", [
     (b"PT_BEGIN 5 77", Begin(5, 77)),
     (b"PT_FINAL 3", Final(3)),

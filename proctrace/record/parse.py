@@ -21,6 +21,8 @@ entry (zero-filled), both keyed by the pid and the timestamp of their exec:
 
 unless it is short (at most 32 bytes, and the filename at most 24): then
 both are in the Exec's own entry, after its numbers, zero-filled.
+A process's Fork is likewise in its Exit's entry, after the Exit's
+numbers, when the exit came in the epoch of the fork (most processes).
 
 Each epoch is checked against the counts the script kept: events that never
 reached user space (an epoch that filled its map) become a Lost event; an
@@ -136,7 +138,10 @@ _ARGV_WORDS = slice(6, 6 + PACKED_ARGV_WORDS)
 _NAME_WORDS = slice(_ARGV_WORDS.stop, _ARGV_WORDS.stop + PACKED_NAME_WORDS)
 # How many of an @m entry's numbers each kind uses (the epoch first): the rest are zeros.
 # An Exec's packed words come after its five numbers; a last chunk (absent here) uses all.
-_VALUES_READ = dict.fromkeys((FORK, EXIT, SETSID, SETPGID), _ARGV_WORDS.start)
+_VALUES_READ = dict.fromkeys((FORK, SETSID, SETPGID), _ARGV_WORDS.start)
+# An Exit whose Fork was in its epoch carries it after its own numbers: when, parent_pid, parent_pgid
+_EXIT_FORK = slice(5, 8)
+_VALUES_READ[EXIT] = _EXIT_FORK.stop
 _VALUES_READ[EXEC] = _NAME_WORDS.stop
 
 
@@ -261,6 +266,9 @@ class _Epochs:
         for key, value in entries.items():
             if key[2] in _EVENT_KINDS:
                 heads.append((key, value))
+                if key[2] == EXIT and value[_EXIT_FORK.start]:
+                    when, parent, pgid = value[_EXIT_FORK]
+                    heads.append(((when, key[1], FORK, 0), (value[0], parent, pgid)))
             else:
                 data = value if isinstance(value, bytes) else _WORDS.pack(*value[1:])
                 pieces.setdefault(key[:2], {})[key[2:]] = data
