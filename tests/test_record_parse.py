@@ -118,10 +118,21 @@ def test_an_exit_brings_its_fork_when_the_fork_was_in_its_epoch():
         Fork(150, 10, 11, 10), SetSID(170, 30, 29, 30, 30), Exit(200, 11, 10, 12, sid=9, exit_code=0, signal=None)]
 
 
-def test_a_fork_counted_but_neither_printed_nor_taken_in_is_lost():
-    exit_only = entry(0, 200, 11, 7, values=(10, 10, 9, 0))
-    assert _parsed(dump(0, [exit_only], events=2)) == [
-        Exit(200, 11, 10, 10, sid=9, exit_code=0, signal=None), Lost(200, 1)]
+def test_a_pid_used_twice_in_one_epoch_gives_each_process_its_own_fork():
+    first = entry(0, 200, 11, 7, values=(10, 10, 9, 0, 150, 10, 10))
+    second = entry(0, 400, 11, 7, values=(10, 10, 9, 256, 300, 10, 10))
+    assert _parsed(dump(0, [second, first], events=4)) == [
+        Fork(150, 10, 11, 10), Exit(200, 11, 10, 10, sid=9, exit_code=0, signal=None),
+        Fork(300, 10, 11, 10), Exit(400, 11, 10, 10, sid=9, exit_code=1, signal=None)]
+
+
+def test_a_fork_carried_twice_or_also_printed_is_one_fork():
+    # two threads that end at once may both write the Exit, each carrying the Fork
+    fork = entry(0, 150, 11, 1, values=(10, 10))
+    exits = [entry(0, ts, 11, 7, values=(10, 10, 9, 0, 150, 10, 10)) for ts in (200, 201)]
+    parsed = _parsed(dump(0, [fork, *exits], events=3))
+    assert [type(item) for item in parsed] == [Fork, Exit, Exit]
+    assert parsed[0] == Fork(150, 10, 11, 10)
 
 
 @pytest.mark.parametrize("line, expected", [

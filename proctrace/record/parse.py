@@ -22,7 +22,8 @@ entry (zero-filled), both keyed by the pid and the timestamp of their exec:
 unless it is short (at most 32 bytes, and the filename at most 24): then
 both are in the Exec's own entry, after its numbers, zero-filled.
 A process's Fork is likewise in its Exit's entry, after the Exit's
-numbers, when the exit came in the epoch of the fork (most processes).
+numbers, when the exit came in the epoch of the fork (most processes); the
+script's count of the epoch's events counts such an Exit as two.
 
 Each epoch is checked against the counts the script kept: events that never
 reached user space (an epoch that filled its map) become a Lost event; an
@@ -263,12 +264,18 @@ class _Epochs:
         self.done.add(epoch)
         pieces: Dict[Tuple[int, int], Dict[Tuple[int, int], bytes]] = {}
         heads = []
+        carried = set()
         for key, value in entries.items():
             if key[2] in _EVENT_KINDS:
                 heads.append((key, value))
                 if key[2] == EXIT and value[_EXIT_FORK.start]:
+                    # the Fork it carries (two threads ending at once may both
+                    # write the Exit, and carry it twice): one Fork, as printed
                     when, parent, pgid = value[_EXIT_FORK]
-                    heads.append(((when, key[1], FORK, 0), (value[0], parent, pgid)))
+                    fork = (when, key[1], FORK, 0)
+                    if fork not in entries and fork not in carried:
+                        carried.add(fork)
+                        heads.append((fork, (value[0], parent, pgid)))
             else:
                 data = value if isinstance(value, bytes) else _WORDS.pack(*value[1:])
                 pieces.setdefault(key[:2], {})[key[2:]] = data
