@@ -54,6 +54,8 @@ TARGETS = {
 RECORD_MAX_SLOWDOWN = 1.05
 STARTUP_MAX_RATIO = 1.5
 LOOP_PROCESSES = 2000
+LOOP_LABELS = {"bare-pinned": "bare, pinned to one CPU", "record": "under proctrace record",
+               "strace": "under strace -f"}
 BURST_PROCESSES = 20000
 BURST_PARALLEL = 4
 
@@ -341,6 +343,12 @@ def bench_record_loop(py: str, runs: int) -> List[Row]:
     env = child_env()
     strace = shutil.which("strace")
     modes = [("bare", [])]
+    # The unpinned bare loop is 0-5% slower than pinned, by how the scheduler
+    # moves it between CPUs that day: the pinned one tells which state the
+    # baseline is in (see README.md, "The loop's baseline moves").
+    taskset = shutil.which("taskset")
+    if taskset and len(os.sched_getaffinity(0)) > 1:
+        modes.append(("bare-pinned", [taskset, "-c", str(min(os.sched_getaffinity(0)))]))
     modes.append(("record", [py, "-m", "proctrace", "record", "-o", os.devnull, "--"]))
     if strace:
         modes.append(("strace", [strace, "-f", "-o", os.devnull]))
@@ -378,7 +386,7 @@ def bench_record_loop(py: str, runs: int) -> List[Row]:
                     target="baseline",
                     status="info", value=bare, runs=[round(x, 4) for x in inner["bare"]]))
     for mode in [m for m, _ in modes if m != "bare"]:
-        label = "under proctrace record" if mode == "record" else "under strace -f"
+        label = LOOP_LABELS[mode]
         if mode in errors or not inner[mode]:
             rows.append(Row(id=f"loop-{mode}", measure=f"{LOOP_PROCESSES} × /bin/true, {label}",
                             text=f"ERROR: {errors.get(mode)}", target="≤ 1.05× bare" if mode == "record" else "",
