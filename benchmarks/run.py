@@ -346,9 +346,9 @@ def bench_record_loop(py: str, runs: int) -> List[Row]:
     # The unpinned bare loop is 0-5% slower than pinned, by how the scheduler
     # moves it between CPUs that day: the pinned one tells which state the
     # baseline is in (see README.md, "The loop's baseline moves").
-    taskset = shutil.which("taskset")
-    if taskset and len(os.sched_getaffinity(0)) > 1:
-        modes.append(("bare-pinned", [taskset, "-c", str(min(os.sched_getaffinity(0)))]))
+    taskset, cpus = shutil.which("taskset"), os.sched_getaffinity(0)
+    if taskset and len(cpus) > 1:
+        modes.append(("bare-pinned", [taskset, "-c", str(min(cpus))]))
     modes.append(("record", [py, "-m", "proctrace", "record", "-o", os.devnull, "--"]))
     if strace:
         modes.append(("strace", [strace, "-f", "-o", os.devnull]))

@@ -8,9 +8,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
+from proctrace.record.markers import Begin, CutShort, End, Final, Garbled, Message, Tick
 from proctrace.record.parse import (
-    ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, SLOTS, Begin, CutShort, End, Final, Garbled, Message,
-    Tick, decode_wait_status, parse_batches,
+    ARGV_CHUNKS, ARGV_LIMIT, CHUNK_BYTES, FILENAME_CHUNKS, SLOTS, decode_wait_status, parse_batches,
 )
 from proctrace.record.script import CHUNK_WORDS, PACKED_ARGV_WORDS, PACKED_NAME_WORDS
 

@@ -1,7 +1,7 @@
 """What record says while it reads the parsed stream: losses are told at once, and counted."""
 
 from proctrace.events import Exec
-from proctrace.record.parse import CutShort
+from proctrace.record.markers import CutShort
 from proctrace.record.session import _observe, _Tree
 
 

@@ -1,7 +1,7 @@
 """How `record -p` puts its /proc snapshot in front of the probes' events (issue 10, point 5)."""
 
 from proctrace.events import Exec, Exit, Fork, Lost, SetPGID
-from proctrace.record.parse import Begin, Final, Tick
+from proctrace.record.markers import Begin, Final, Tick
 from proctrace.record.snapshot import Snapshot, reconcile
 
 START, END = 1_000, 1_010

@@ -7,7 +7,7 @@ timestamp order, one event each, for example
 
 The bpftrace program (proctrace.bt, shipped beside this file, filled in by
 script.py with what btf.py reads of the kernel) filters the tree in the
-kernel; parse.py reads its lines, launch.py starts bpftrace, process.py the
+kernel; parse.py reads its lines (into events and markers.py's markers), launch.py starts bpftrace, process.py the
 command (held until bpftrace is ready), pump.py reads bpftrace until the
 tree is done, session.py runs the recording.  Importing this package is cheap: the work is
 done only when run_record is called.

@@ -38,16 +38,15 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
+from proctrace.record.markers import Begin, CutShort, End, Final, Garbled, Message, Tick
 from proctrace.record.script import (ARGV_CHUNKS, CHUNK_BYTES, CHUNK_WORDS, FILENAME_CHUNKS, PACKED_ARGV_WORDS,
                                      PACKED_NAME_WORDS, SLOTS)
 
 __all__ = [
-    "Begin", "End", "Tick", "Final", "CutShort", "Message", "Garbled", "parse_batches",
-    "decode_wait_status", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "ARGV_LIMIT", "SLOTS",
+    "parse_batches", "decode_wait_status", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "ARGV_LIMIT", "SLOTS",
 ]
 
 # Bytes of argv recorded exactly; a longer argv is cut and marked truncated.
@@ -61,59 +60,6 @@ _CHUNK_KINDS = frozenset((ARGV_CHUNK, NAME_CHUNK))
 _ENTRY_KINDS = _EVENT_KINDS | _CHUNK_KINDS
 # The per-epoch counts (the second number of an @n key): events written, epoch begun.
 _EVENTS, _BEGAN = 0, 2
-
-
-@dataclass(frozen=True)
-class Begin:
-    """bpftrace attached every probe (the BEGIN probe ran): the command may start."""
-
-    timestamp: int
-    root: int
-
-
-@dataclass(frozen=True)
-class End:
-    """bpftrace detached its probes and printed what was left (the END probe ran)."""
-
-    timestamp: int
-
-
-@dataclass(frozen=True)
-class Tick:
-    """An epoch was printed: bpftrace has read what the kernel gave it up to `timestamp`."""
-
-    timestamp: int
-
-
-@dataclass(frozen=True)
-class Final:
-    """The root has exited, and every epoch up to the one of its exit has been told."""
-
-    epoch: int
-
-
-@dataclass(frozen=True)
-class CutShort:
-    """The Exec before it lost part of its argv or filename on the way (a full map): it is
-    marked truncated, and the loss is the recorder's to report, as it reports a Lost."""
-
-    pid: int
-
-
-@dataclass(frozen=True)
-class Message:
-    """A line that is not ours: bpftrace's own messages ("Attaching 9 probes...")."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Garbled:
-    """One of our lines that cannot be read, or an epoch that cannot be checked (strict=False)."""
-
-    lineno: int
-    text: str
-    reason: str
 
 
 Item = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost, Begin, End, Tick, Final, CutShort, Message, Garbled]

@@ -233,7 +233,7 @@ def _drop_output(output) -> None:
 
 def _observe(batches, tree: _Tree, first: list, *, say, debug: bool) -> Iterator[Tuple[List[int], list]]:
     """Parsed batches -> (timestamps, events) for the sorter, keeping `tree` up to date."""
-    from proctrace.record.parse import Begin, CutShort, End, Final, Garbled, Message, Tick
+    from proctrace.record.markers import Begin, CutShort, End, Final, Garbled, Message, Tick
     if first:
         yield [event.timestamp for event in first], list(first)
     for batch in batches:

@@ -28,7 +28,7 @@ from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from proctrace.events import Exec, Exit, Fork, SetPGID, SetSID
 from proctrace.record import process
-from proctrace.record.parse import End, Final, Tick
+from proctrace.record.markers import End, Final, Tick
 
 __all__ = ["Snapshot", "take_snapshot", "reconcile", "report_unseen_exits", "read_cmdline"]
 
