@@ -12,18 +12,10 @@ grouped by markers:
 
     ->  Fork(1095830107075, 18750, 18881, 18746)
 
-and the events of an epoch come out when its PT_DUMPED line is read, or, for
-the last epochs, which bpftrace prints as it exits, at the end.  An argv is
-in 128-byte chunks: whole ones in @c entries, the last, partial one in an @m
-entry (zero-filled), both keyed by the pid and the timestamp of their exec:
-
-    @c1[1095830107075, 18881, 3, 0, 5]: { .w = [7596498889059152431,...] }
-
-unless it is short (at most 32 bytes, and the filename at most 24): then
-both are in the Exec's own entry, after its numbers, zero-filled.
-A process's Fork is likewise in its Exit's entry, after the Exit's
-numbers, when the exit came in the epoch of the fork (most processes); the
-script's count of the epoch's events counts such an Exit as two.
+and the events of an epoch come out when its PT_DUMPED line is read (or
+later, when the tree is busy: see QUIET_ENTRIES), or, for the last epochs,
+which bpftrace prints as it exits, at the end.  How an entry holds an event
+(an argv, a Fork carried by its Exit) is entries.py's business.
 
 Each epoch is checked against the counts the script kept: events that never
 reached user space (an epoch that filled its map) become a Lost event; an
@@ -37,163 +29,114 @@ read.
 from __future__ import annotations
 
 import re
-import struct
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
+from proctrace.record.entries import ARGV_LIMIT, Key, decode_wait_status, epoch_events, read_entry
 from proctrace.record.markers import Begin, CutShort, End, Final, Garbled, Message, Tick
-from proctrace.record.script import (ARGV_CHUNKS, CHUNK_BYTES, CHUNK_WORDS, FILENAME_CHUNKS, PACKED_ARGV_WORDS,
-                                     PACKED_NAME_WORDS, SLOTS)
+from proctrace.record.script import ARGV_CHUNKS, CHUNK_BYTES, FILENAME_CHUNKS, SLOTS
 
 __all__ = [
     "parse_batches", "decode_wait_status", "CHUNK_BYTES", "ARGV_CHUNKS", "FILENAME_CHUNKS", "ARGV_LIMIT", "SLOTS",
 ]
 
-# Bytes of argv recorded exactly; a longer argv is cut and marked truncated.
-ARGV_LIMIT = CHUNK_BYTES * ARGV_CHUNKS
-FILENAME_LIMIT = CHUNK_BYTES * FILENAME_CHUNKS
-
-# The kinds of map entry (the third number of a key).  (4 and 6 are not written.)
-FORK, EXEC, ARGV_CHUNK, _, NAME_CHUNK, _, EXIT, SETSID, SETPGID = range(1, 10)
-_EVENT_KINDS = frozenset((FORK, EXEC, EXIT, SETSID, SETPGID))
-_CHUNK_KINDS = frozenset((ARGV_CHUNK, NAME_CHUNK))
-_ENTRY_KINDS = _EVENT_KINDS | _CHUNK_KINDS
 # The per-epoch counts (the second number of an @n key): events written, epoch begun.
 _EVENTS, _BEGAN = 0, 2
+# Reading an entry costs record's Python about 5 us, and while the tree forks
+# fast that time is taken from it: record and its processes share the CPUs
+# (a loop of /bin/true ran about 1% slower for it).  So, with hold=True, the
+# entries of a busy epoch (more than QUIET_ENTRIES) are kept as lines and read
+# once an epoch is quiet again, once HOLD_BYTES of them are held (a tree that
+# forks fast for a long time: 16 MiB is about 60,000 processes), or at the end,
+# while bpftrace is being torn down.  A quiet tree's events come out at once.
+QUIET_ENTRIES = 32
+HOLD_BYTES = 16 << 20
 
 
 Item = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost, Begin, End, Tick, Final, CutShort, Message, Garbled]
-Key = Tuple[int, int, int, int]
 
 _BEGIN = re.compile(rb"PT_BEGIN (\d+) (-?\d+)")
 _END = re.compile(rb"PT_END (\d+) (\d+)")
 _DUMP = re.compile(rb"PT_DUMP (\d+)|PT_DUMPED (\d+) (\d+)|PT_FINAL (\d+)")
-# @m1[1095830107075, 18881, 1, 0]: (4, 18750, 18746, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-_ENTRY = re.compile(rb"@m(\d+)\[(\d+), (\d+), (\d+), (\d+)\]: \((\d+(?:, \d+){%d})\)" % CHUNK_WORDS)
-# @c0[1095830107075, 18881, 3, 0, 4]: { .w = [7596498889059152431,...,8] }
-_CHUNK = re.compile(rb"@c(\d+)\[(\d+), (\d+), (\d+), (\d+), (\d+)\]: \{ \.w = \[(\d+(?:,\d+){%d})\] \}"
-                    % (CHUNK_WORDS - 1))
 # @n[4, 0]: 12
 _COUNT = re.compile(rb"@n\[(\d+), (\d+)\]: (\d+)")
 # Lost 12 events   (bpftrace's own message when a per-CPU buffer overflowed)
 _LOST = re.compile(rb"Lost (\d+) events")
-_WORDS = struct.Struct(f"<{CHUNK_WORDS}Q")
-# A short argv and filename, in the Exec's own entry: the words after its five numbers
-_PACKED_ARGV = struct.Struct(f"<{PACKED_ARGV_WORDS}Q")
-_PACKED_NAME = struct.Struct(f"<{PACKED_NAME_WORDS}Q")
-_ARGV_WORDS = slice(6, 6 + PACKED_ARGV_WORDS)
-_NAME_WORDS = slice(_ARGV_WORDS.stop, _ARGV_WORDS.stop + PACKED_NAME_WORDS)
-# How many of an @m entry's numbers each kind uses (the epoch first): the rest are zeros.
-# An Exec's packed words come after its five numbers; a last chunk (absent here) uses all.
-_VALUES_READ = dict.fromkeys((FORK, SETSID, SETPGID), _ARGV_WORDS.start)
-# An Exit whose Fork was in its epoch carries it after its own numbers: when, parent_pid, parent_pgid
-_EXIT_FORK = slice(5, 8)
-_VALUES_READ[EXIT] = _EXIT_FORK.stop
-_VALUES_READ[EXEC] = _NAME_WORDS.stop
-
-
-def decode_wait_status(code: int) -> Tuple[Optional[int], Optional[int]]:
-    """A wait status (the kernel's exit_code) -> (exit_code, signal), one of them None."""
-    signal = code & 0x7F
-    if signal:
-        return None, signal
-    return (code >> 8) & 0xFF, None
-
-
-def _split_argv(data: bytes) -> Tuple[str, ...]:
-    # b"ls\0-l\0" -> ("ls", "-l"); a cut argv keeps its partial last argument
-    parts = data.split(b"\0")
-    if not data or data.endswith(b"\0"):
-        parts.pop()
-    return tuple(part.decode("utf-8", "surrogateescape") for part in parts)
-
-
-def _region(chunks: Dict[int, bytes], size: int, limit: int) -> Tuple[bytes, bool]:
-    """An argv's or filename's bytes from its chunks -> (bytes, complete); a missing chunk cuts it there."""
-    parts = []
-    for index in range(-(-min(size, limit) // CHUNK_BYTES)):
-        part = chunks.get(index)
-        if part is None:
-            return b"".join(parts), False
-        parts.append(part)
-    return b"".join(parts)[:size], True
-
-
-def _exec(key: Key, values: Tuple[int, ...], pieces: Dict[Tuple[int, int], bytes]) -> Tuple[Exec, bool]:
-    """The Exec, marked truncated when argv was cut or some of it went missing; and whether some did."""
-    timestamp, pid = key[:2]
-    _, ppid, pgid, sid, argv_bytes, name_bytes = values[:6]
-    if argv_bytes <= _PACKED_ARGV.size and name_bytes <= _PACKED_NAME.size:
-        data, complete = _PACKED_ARGV.pack(*values[_ARGV_WORDS])[:argv_bytes], True
-        name, name_complete = _PACKED_NAME.pack(*values[_NAME_WORDS])[:name_bytes], True
-    else:
-        argv = {index: data for (kind, index), data in pieces.items() if kind == ARGV_CHUNK}
-        names = {index: data for (kind, index), data in pieces.items() if kind == NAME_CHUNK}
-        data, complete = _region(argv, argv_bytes, ARGV_LIMIT)
-        name, name_complete = _region(names, name_bytes, FILENAME_LIMIT)
-    filename = None
-    if name_complete and 0 < name_bytes <= FILENAME_LIMIT:
-        filename = name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-    exec_ = Exec(timestamp, pid, ppid, pgid, _split_argv(data), filename, sid,
-                 not complete or argv_bytes > ARGV_LIMIT)
-    return exec_, not (complete and name_complete)
-
-
-def _event(key: Key, values: Tuple[int, ...]) -> Item:
-    """A Fork, Exit, SetSID or SetPGID from its map entry."""
-    timestamp, pid, kind, _ = key
-    if kind == FORK:
-        return Fork(timestamp, values[1], pid, values[2])
-    if kind == EXIT:
-        exit_code, signal = decode_wait_status(values[4])
-        return Exit(timestamp, pid, values[1], values[2], values[3], exit_code, signal)
-    if kind == SETSID:
-        return SetSID(timestamp, pid, values[1], values[2], values[3])
-    return SetPGID(timestamp, pid, values[1], values[2])
 
 
 class _Epochs:
     """The entries and counts read so far, by epoch, and which epochs have been told."""
 
-    def __init__(self, strict: bool, source: str):
+    def __init__(self, strict: bool, source: str, hold: bool):
         self.strict = strict
         self.source = source
         self.counts: Dict[Tuple[int, int], int] = {}
         self.done: set = set()
         self.dumping: Optional[int] = None       # the epoch between PT_DUMP and PT_DUMPED
-        self.dumped: Dict[Key, object] = {}
+        self.dumped: List[Tuple[int, bytes]] = []  # its entry lines, with their numbers
+        self.dumped_bytes = 0
+        self.hold = hold
+        self.held: List[Tuple[int, List[Tuple[int, bytes]], int]] = []  # dumps not read yet
+        self.held_bytes = 0
         # entries printed outside a dump (as bpftrace exits), by epoch
         self.left: Dict[int, Dict[Key, object]] = {}
         self.last_epoch: Optional[int] = None    # from PT_END
         self.final: Optional[int] = None         # from PT_FINAL
         self.last_timestamp = 0
 
-    def entry(self, epoch: int, key: Key, value: object) -> None:
-        """An @m entry (its values) or an @c entry (its bytes)."""
-        # A map is read entry by entry; one cleared meanwhile can show an
-        # entry twice, or a later epoch's entries, which come again in theirs.
+    def entry(self, lineno: int, line: bytes) -> None:
+        """An @m or @c line: kept as it is in a dump (read with its epoch), else read now."""
         if self.dumping is not None:
-            if epoch == self.dumping:
-                self.dumped[key] = value
-        elif epoch not in self.done:
+            self.dumped.append((lineno, line))
+            self.dumped_bytes += len(line)
+            return
+        epoch, key, value = read_entry(line)
+        if epoch not in self.done:
             self.left.setdefault(epoch, {})[key] = value
 
     def begin_dump(self, epoch: int) -> None:
         if self.dumping is not None:
             raise ValueError(f"PT_DUMP {epoch} inside the dump of epoch {self.dumping}")
         self.dumping = epoch
-        self.dumped = {}
+        self.dumped = []
 
     def end_dump(self, epoch: int, lineno: int) -> List[Item]:
+        """The events of this epoch, and of those held before it; none while the tree is busy (see HOLD_BYTES)."""
         if self.dumping != epoch:
             raise ValueError(f"PT_DUMPED {epoch} without its PT_DUMP")
         self.dumping = None
-        entries, self.dumped = self.dumped, {}
-        return self.resolve(epoch, entries, lineno)
+        self.held.append((epoch, self.dumped, lineno))
+        self.held_bytes += self.dumped_bytes
+        quiet = len(self.dumped) <= QUIET_ENTRIES
+        self.dumped, self.dumped_bytes = [], 0
+        if quiet or not self.hold or self.held_bytes > HOLD_BYTES:
+            return self.release()
+        return []
+
+    def release(self) -> List[Item]:
+        """The events of the epochs held so far, epoch by epoch."""
+        out: List[Item] = []
+        held, self.held, self.held_bytes = self.held, [], 0
+        for epoch, lines, lineno in held:
+            entries: Dict[Key, object] = {}
+            for entry_lineno, line in lines:
+                try:
+                    entry_epoch, key, value = read_entry(line)
+                except ValueError as err:
+                    if self.strict:
+                        raise ParseError(self.source, entry_lineno, str(err)) from None
+                    out.append(Garbled(entry_lineno, line.decode("utf-8", "backslashreplace"), str(err)))
+                    continue
+                # A map is read entry by entry; one cleared meanwhile can show an
+                # entry twice, or a later epoch's entries, which come again in theirs.
+                if entry_epoch == epoch:
+                    entries[key] = value
+            out.extend(self.resolve(epoch, entries, lineno))
+        return out
 
     def finish(self, lineno: int) -> List[Item]:
-        """The epochs bpftrace printed as it exited and those never printed (up to PT_FINAL's, if any)."""
-        out: List[Item] = []
+        """The epochs held, those bpftrace printed as it exited and those never printed (up to PT_FINAL's)."""
+        out: List[Item] = self.release()
         epochs = set(self.left)
         if self.last_epoch is not None:
             epochs.update(range(self.last_epoch + 1))
@@ -208,35 +151,8 @@ class _Epochs:
     def resolve(self, epoch: int, entries: Dict[Key, object], lineno: int) -> List[Item]:
         """One epoch's entries -> its events in time order, plus a Lost event for what is missing."""
         self.done.add(epoch)
-        pieces: Dict[Tuple[int, int], Dict[Tuple[int, int], bytes]] = {}
-        heads = []
-        carried = set()
-        for key, value in entries.items():
-            if key[2] in _EVENT_KINDS:
-                heads.append((key, value))
-                if key[2] == EXIT and value[_EXIT_FORK.start]:
-                    # the Fork it carries (two threads ending at once may both
-                    # write the Exit, and carry it twice): one Fork, as printed
-                    when, parent, pgid = value[_EXIT_FORK]
-                    fork = (when, key[1], FORK, 0)
-                    if fork not in entries and fork not in carried:
-                        carried.add(fork)
-                        heads.append((fork, (value[0], parent, pgid)))
-            else:
-                data = value if isinstance(value, bytes) else _WORDS.pack(*value[1:])
-                pieces.setdefault(key[:2], {})[key[2:]] = data
-        heads.sort()
-        out: List[Item] = []
-        for key, values in heads:
-            if key[2] == EXEC:
-                exec_, cut = _exec(key, values, pieces.get(key[:2], {}))
-                out.append(exec_)
-                if cut:
-                    out.append(CutShort(exec_.pid))
-            else:
-                out.append(_event(key, values))
-        if heads:
-            self.last_timestamp = max(self.last_timestamp, heads[-1][0][0])
+        out, told, last = epoch_events(entries)
+        self.last_timestamp = max(self.last_timestamp, last)
         expected = self.counts.get((epoch, _EVENTS))
         if expected is None and (epoch, _BEGAN) not in self.counts:
             reason = (f"the count of epoch {epoch} was not read in time: "
@@ -244,20 +160,21 @@ class _Epochs:
             if self.strict:
                 raise ParseError(self.source, lineno, reason)
             out.append(Garbled(lineno, f"epoch {epoch}", reason))
-        elif expected is not None and expected > len(heads):
-            out.append(Lost(self.last_timestamp, expected - len(heads)))
+        elif expected is not None and expected > told:
+            out.append(Lost(self.last_timestamp, expected - told))
         return out
 
 
-def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True,
-                  source: str = "bpftrace") -> Iterator[List[Item]]:
+def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True, source: str = "bpftrace",
+                  hold: bool = False) -> Iterator[List[Item]]:
     """Batches of raw lines -> batches of events and markers (one out per one in, plus the rest).
 
     With strict=True an unreadable line of ours raises ParseError; with
     strict=False it becomes a Garbled item, so a live recording goes on.
+    With hold=True the entries of busy epochs are read later (HOLD_BYTES says when).
     The epochs printed as bpftrace exits, and the End marker, come last.
     """
-    epochs = _Epochs(strict, source)
+    epochs = _Epochs(strict, source, hold)
     end: Optional[End] = None
     lineno = 0
     for lines in batches:
@@ -288,38 +205,10 @@ def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True,
         yield rest
 
 
-def _key(match) -> Key:
-    return tuple(map(int, match.group(2, 3, 4, 5)))
-
-
 def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> Optional[Item]:
     """One line -> the item it is, or None when it only fed the epochs (whose events go to `out`)."""
-    if line.startswith(b"@m"):
-        match = _ENTRY.fullmatch(line)
-        if not match or int(match.group(1)) >= SLOTS:
-            raise ValueError("malformed map entry")
-        key = _key(match)
-        if key[2] not in _ENTRY_KINDS:
-            raise ValueError("a map entry of no known kind")
-        # only the numbers the kind uses are read: int() of a word costs as much as the match
-        wanted = _VALUES_READ.get(key[2])
-        text = match.group(6)
-        values = tuple(map(int, text.split(b", ", wanted)[:wanted] if wanted else text.split(b", ")))
-        if max(values) >= 1 << 64:
-            raise ValueError("a map value is out of range")  # its words are bytes: they must pack
-        epochs.entry(values[0], key, values)
-        return None
-    if line.startswith(b"@c"):
-        match = _CHUNK.fullmatch(line)
-        if not match or int(match.group(1)) >= SLOTS:
-            raise ValueError("malformed chunk entry")
-        key = _key(match)
-        if key[2] not in _CHUNK_KINDS:
-            raise ValueError("a chunk entry of no known kind")
-        words = tuple(map(int, match.group(7).split(b",")))
-        if max(words) >= 1 << 64:
-            raise ValueError("a chunk word is out of range")
-        epochs.entry(int(match.group(6)), key, _WORDS.pack(*words))
+    if line.startswith(b"@m") or line.startswith(b"@c"):
+        epochs.entry(lineno, line)
         return None
     if line.startswith(b"@f"):
         return None  # a map's busy flag (proctrace.bt's tick), printed if bpftrace stops mid-dump
@@ -355,5 +244,6 @@ def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> O
     match = _LOST.fullmatch(line.strip())
     if match:
         # bpftrace does not say when; the newest time seen keeps the order sane
+        out.extend(epochs.release())
         return Lost(epochs.last_timestamp, int(match.group(1)))
     return Message(line.decode("utf-8", "backslashreplace"))

@@ -8,6 +8,7 @@ gets on to the command.
 
     for lines in pump(tracer, held, tree, first_lines, early_err, debug=False,
                       follow_orphans=False, say=print, control={...}): ...
+    wait_for_the_end(tracer, held, tree, control)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
     from typing import Iterator, List, Optional
 
-__all__ = ["FORWARDED", "pump", "wait_for_command"]
+__all__ = ["FORWARDED", "pump", "wait_for_command", "wait_for_the_end"]
 
 # With a command (and no --follow-orphans) the script says when the root's
 # exit has been printed (PT_FINAL): bpftrace is stopped then.  Otherwise it is
@@ -139,6 +140,14 @@ def pump(tracer: launch.Tracer, held: Optional[process.HeldCommand], tree, lines
                 and any(process.pid_alive(p) for p in tree.alive if p != tree.root)):
             continue
         tracer.interrupt()
+
+
+def wait_for_the_end(tracer: launch.Tracer, held: Optional[process.HeldCommand], tree, control) -> None:
+    """After `pump`: wait for bpftrace to exit, and for the command.
+
+    Separate from pump, so that what was read is written while the kernel
+    tears bpftrace's probes down (half a second, mostly waiting).
+    """
     if tracer.process.poll() is None and tracer.process.returncode is None:
         try:
             tracer.process.wait(timeout=DRAIN_TIMEOUT_S)

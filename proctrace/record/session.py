@@ -19,7 +19,7 @@ import time
 
 from proctrace.events import Exec, Exit, Fork, Lost, ProctraceError, to_json
 from proctrace.record import launch, process
-from proctrace.record.pump import FORWARDED, pump, wait_for_command
+from proctrace.record.pump import FORWARDED, pump, wait_for_command, wait_for_the_end
 
 TYPE_CHECKING = False  # typing costs start-up time: for type checkers only
 if TYPE_CHECKING:
@@ -163,7 +163,8 @@ def _record(tracer: launch.Tracer, held: Optional[process.HeldCommand], tree: _T
     control: Dict[str, object] = {"interrupted_by": None, "died_early": False}
     raw = pump(tracer, held, tree, lines, early_err, debug=debug, follow_orphans=follow_orphans,
                 say=say, control=control)
-    items = parse_batches(raw, strict=False)
+    # With --follow-orphans the pump needs to know at once who is alive: nothing is held
+    items = parse_batches(raw, strict=False, hold=not follow_orphans)
     if snapshot is not None:
         items = reconcile(items, snapshot, say=say)
     keyed = _observe(items, tree, first, say=say, debug=debug)
@@ -184,6 +185,7 @@ def _record(tracer: launch.Tracer, held: Optional[process.HeldCommand], tree: _T
             raise
         wait_for_command(held)
         return _command_status(held)
+    wait_for_the_end(tracer, held, tree, control)
     if control["died_early"] or (tracer.process.returncode not in (0, None)
                                  and not tree.ended and not tree.final):
         when = " before the command ended" if control["died_early"] else ""

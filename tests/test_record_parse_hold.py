@@ -1,0 +1,112 @@
+"""The parser's holding of busy epochs (what `record` asks for): the same events, later, none lost."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from proctrace.events import Fork, Lost, ParseError
+from proctrace.record import parse
+from proctrace.record.markers import End, Final, Garbled, Tick
+from proctrace.record.parse import QUIET_ENTRIES, parse_batches
+from test_record_parse import dump, entry
+
+
+def epoch_of_forks(epoch, count):
+    """The dump of an epoch with `count` Forks (more than QUIET_ENTRIES: a busy one)."""
+    return dump(epoch, [entry(epoch, epoch * 1000 + i, 10 + i, 1, values=(1, 1)) for i in range(count)])
+
+
+def forks(epoch, count):
+    return [Fork(epoch * 1000 + i, 1, 10 + i, 1) for i in range(count)]
+
+
+def per_line(lines, **options):
+    """What parse_batches gives for each line of `lines` (a batch each), Ticks left out."""
+    return [[item for item in out if not isinstance(item, Tick)]
+            for out in parse_batches(([line] for line in lines), **options)]
+
+
+BUSY = QUIET_ENTRIES + 1
+
+
+def test_a_busy_epoch_comes_out_with_the_next_quiet_one_in_order():
+    busy, quiet = epoch_of_forks(0, BUSY), epoch_of_forks(1, 2)
+    out = per_line(busy + quiet, hold=True)
+    assert all(batch == [] for batch in out[:len(busy) + len(quiet) - 1])
+    assert out[len(busy) + len(quiet) - 1] == forks(0, BUSY) + forks(1, 2)
+
+
+def test_without_hold_a_busy_epoch_comes_out_at_once():
+    out = per_line(epoch_of_forks(0, BUSY))
+    assert out[-1] == forks(0, BUSY)
+
+
+def test_a_quiet_epoch_is_not_held():
+    out = per_line(epoch_of_forks(0, QUIET_ENTRIES), hold=True)
+    assert out[-1] == forks(0, QUIET_ENTRIES)
+
+
+def test_held_epochs_come_out_at_the_end_before_the_end_marker():
+    lines = epoch_of_forks(0, BUSY) + epoch_of_forks(1, BUSY) + [b"PT_END 5 1"]
+    out = per_line(lines, hold=True)
+    assert [item for batch in out[:-1] for item in batch] == []
+    assert out[-1] == forks(0, BUSY) + forks(1, BUSY) + [End(5)]
+
+
+def test_held_epochs_come_out_after_the_final_marker_once_the_input_ends():
+    # the recorder stops bpftrace at PT_FINAL; the held epochs are read while it is torn down
+    out = per_line(epoch_of_forks(0, BUSY) + [b"PT_FINAL 0"], hold=True)
+    assert out[-2] == [Final(0)] and out[-1] == forks(0, BUSY)
+
+
+def test_a_lost_line_lets_the_held_epochs_out_first_and_takes_their_newest_time():
+    out = per_line(epoch_of_forks(3, BUSY) + [b"Lost 7 events"], hold=True)
+    assert out[-1] == forks(3, BUSY) + [Lost(3000 + BUSY - 1, 7)]
+
+
+def test_a_tree_busy_for_long_is_read_once_so_much_is_held(monkeypatch):
+    lines = epoch_of_forks(0, BUSY) + epoch_of_forks(1, BUSY)
+    size = sum(len(line) for line in lines if line.startswith(b"@m"))
+    monkeypatch.setattr(parse, "HOLD_BYTES", size - 1)   # both epochs are more than that; one is not
+    out = per_line(lines, hold=True)
+    assert out[len(lines) // 2 - 1] == []
+    assert out[-1] == forks(0, BUSY) + forks(1, BUSY)
+
+
+def test_an_unreadable_held_line_is_reported_with_its_own_number():
+    lines = epoch_of_forks(0, BUSY)
+    lines[5] = b"@m0[1, 2]: (0)"
+    with pytest.raises(ParseError, match=r"^bpftrace:6: malformed map entry"):
+        per_line(lines, hold=True)
+    out = per_line(lines, strict=False, hold=True)
+    items = [item for batch in out for item in batch]
+    assert isinstance(items[0], Garbled) and items[0].lineno == 6
+    # the Fork on that line is missing, and counted as lost; the others are all there
+    assert items[1:] == [f for f in forks(0, BUSY) if f.timestamp != 4] + [Lost(BUSY - 1, 1)]
+
+
+sizes = st.lists(st.integers(0, 3 * QUIET_ENTRIES), min_size=1, max_size=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(sizes=sizes, lost_after=st.sets(st.integers(0, 7)), end=st.booleans())
+def test_holding_changes_when_events_come_out_never_which(sizes, lost_after, end):
+    lines = []
+    for epoch, count in enumerate(sizes):
+        lines += epoch_of_forks(epoch, count)
+        if epoch in lost_after:
+            lines.append(b"Lost 2 events")
+    if end:
+        lines.append(b"PT_END 99999 %d" % (len(sizes) - 1))
+    held, live = per_line(lines, hold=True), per_line(lines)
+    assert [item for batch in held for item in batch] == [item for batch in live for item in batch]
+    # an event comes out no earlier than it would have, and no later than the next quiet epoch
+    seen_live = {item: n for n, batch in enumerate(live) for item in batch}
+    seen_held = {item: n for n, batch in enumerate(held) for item in batch}
+    dumped = [n for n, line in enumerate(lines) if line.startswith(b"PT_DUMPED")]
+    for epoch, count in enumerate(sizes):
+        later_quiet = [dumped[e] for e in range(epoch, len(sizes)) if sizes[e] <= QUIET_ENTRIES]
+        for fork in forks(epoch, count):
+            assert seen_live[fork] <= seen_held[fork]
+            if later_quiet:
+                assert seen_held[fork] <= later_quiet[0]
