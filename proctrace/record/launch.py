@@ -255,6 +255,24 @@ class Tracer:
                 except (ProcessLookupError, PermissionError):
                     pass
         try:
-            self.process.wait(timeout=5)
+            self.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+
+    def wait(self, timeout: float) -> int:
+        """Popen.wait(timeout), woken as soon as bpftrace has exited.
+
+        Popen.wait with a timeout polls, 50 ms apart once it has waited a
+        while: the kernel's half second of detaching probes ended up to 50 ms
+        before record saw it.  A pidfd becomes readable when the process ends.
+        """
+        try:
+            pidfd = os.pidfd_open(self.process.pid)
+        except (AttributeError, OSError):  # Linux before 5.3, or already reaped
+            return self.process.wait(timeout=timeout)
+        try:
+            if not select.select([pidfd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(self.process.args, timeout)
+        finally:
+            os.close(pidfd)
+        return self.process.wait()

@@ -150,7 +150,7 @@ def wait_for_the_end(tracer: launch.Tracer, held: Optional[process.HeldCommand],
     """
     if tracer.process.poll() is None and tracer.process.returncode is None:
         try:
-            tracer.process.wait(timeout=DRAIN_TIMEOUT_S)
+            tracer.wait(timeout=DRAIN_TIMEOUT_S)
         except Exception:  # noqa: BLE001 -- a stuck bpftrace must not hang us
             tracer.kill()
     if held is not None and held.status is None:
