@@ -85,6 +85,13 @@ def test_an_unreadable_held_line_is_reported_with_its_own_number():
     assert items[1:] == [f for f in forks(0, BUSY) if f.timestamp != 4] + [Lost(BUSY - 1, 1)]
 
 
+def test_a_dump_cut_short_gives_what_it_printed_and_counts_the_rest_lost():
+    lines = [b"PT_DUMP 0", b"@n[0, 2]: 1", b"@n[0, 0]: 5"] + epoch_of_forks(0, 3)[1:-3]
+    for hold in (False, True):
+        items = [item for batch in per_line(lines, hold=hold) for item in batch]
+        assert items == forks(0, 3) + [Lost(2, 2)]
+
+
 sizes = st.lists(st.integers(0, 3 * QUIET_ENTRIES), min_size=1, max_size=8)
 
 

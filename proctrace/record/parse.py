@@ -136,6 +136,10 @@ class _Epochs:
 
     def finish(self, lineno: int) -> List[Item]:
         """The epochs held, those bpftrace printed as it exited and those never printed (up to PT_FINAL's)."""
+        if self.dumping is not None:
+            # bpftrace stopped in the middle of a dump: what it printed is read, the rest counted lost
+            self.held.append((self.dumping, self.dumped, lineno))
+            self.dumping, self.dumped = None, []
         out: List[Item] = self.release()
         epochs = set(self.left)
         if self.last_epoch is not None:
