@@ -21,47 +21,70 @@ def forks(epoch, count):
 
 
 def per_line(lines, **options):
-    """What parse_batches gives for each line of `lines` (a batch each), Ticks left out."""
-    return [[item for item in out if not isinstance(item, Tick)]
-            for out in parse_batches(([line] for line in lines), **options)]
+    """The items parse_batches gives for each line of `lines` (fed a line a batch) as it reads
+    it, Ticks left out: one list a line, and a last one for what comes at the end of the input."""
+    out = [[] for _ in range(len(lines) + 1)]
+    read = [0]
+
+    def feed():
+        for number, line in enumerate(lines):
+            read[0] = number
+            yield [line]
+        read[0] = len(lines)
+
+    for batch in parse_batches(feed(), **options):
+        out[read[0]].extend(item for item in batch if not isinstance(item, Tick))
+    return out
+
+
+def items(lines, **options):
+    return [item for batch in parse_batches(([line] for line in lines), **options) for item in batch
+            if not isinstance(item, Tick)]
 
 
 BUSY = QUIET_ENTRIES + 1
 
 
 def test_a_busy_epoch_comes_out_with_the_next_quiet_one_in_order():
-    busy, quiet = epoch_of_forks(0, BUSY), epoch_of_forks(1, 2)
-    out = per_line(busy + quiet, hold=True)
-    assert all(batch == [] for batch in out[:len(busy) + len(quiet) - 1])
-    assert out[len(busy) + len(quiet) - 1] == forks(0, BUSY) + forks(1, 2)
+    lines = epoch_of_forks(0, BUSY) + epoch_of_forks(1, 2)
+    out = per_line(lines, hold=True)
+    assert out[len(lines) - 1] == forks(0, BUSY) + forks(1, 2)
+    assert sum(map(len, out)) == BUSY + 2
 
 
 def test_without_hold_a_busy_epoch_comes_out_at_once():
-    out = per_line(epoch_of_forks(0, BUSY))
-    assert out[-1] == forks(0, BUSY)
+    lines = epoch_of_forks(0, BUSY)
+    assert per_line(lines)[len(lines) - 1] == forks(0, BUSY)
 
 
 def test_a_quiet_epoch_is_not_held():
-    out = per_line(epoch_of_forks(0, QUIET_ENTRIES), hold=True)
-    assert out[-1] == forks(0, QUIET_ENTRIES)
+    lines = epoch_of_forks(0, QUIET_ENTRIES)
+    assert per_line(lines, hold=True)[len(lines) - 1] == forks(0, QUIET_ENTRIES)
 
 
 def test_held_epochs_come_out_at_the_end_before_the_end_marker():
     lines = epoch_of_forks(0, BUSY) + epoch_of_forks(1, BUSY) + [b"PT_END 5 1"]
     out = per_line(lines, hold=True)
-    assert [item for batch in out[:-1] for item in batch] == []
     assert out[-1] == forks(0, BUSY) + forks(1, BUSY) + [End(5)]
+    assert sum(map(len, out)) == 2 * BUSY + 1
+
+
+def test_held_epochs_come_out_an_epoch_a_batch_so_that_one_is_in_memory_at_a_time():
+    lines = epoch_of_forks(0, BUSY) + epoch_of_forks(1, BUSY) + epoch_of_forks(2, 1)
+    batches = [[e for e in batch if not isinstance(e, Tick)] for batch in parse_batches([lines], hold=True)]
+    assert [batch for batch in batches if batch] == [forks(0, BUSY), forks(1, BUSY), forks(2, 1)]
 
 
 def test_held_epochs_come_out_after_the_final_marker_once_the_input_ends():
     # the recorder stops bpftrace at PT_FINAL; the held epochs are read while it is torn down
-    out = per_line(epoch_of_forks(0, BUSY) + [b"PT_FINAL 0"], hold=True)
-    assert out[-2] == [Final(0)] and out[-1] == forks(0, BUSY)
+    lines = epoch_of_forks(0, BUSY) + [b"PT_FINAL 0"]
+    out = per_line(lines, hold=True)
+    assert out[len(lines) - 1] == [Final(0)] and out[-1] == forks(0, BUSY)
 
 
 def test_a_lost_line_lets_the_held_epochs_out_first_and_takes_their_newest_time():
-    out = per_line(epoch_of_forks(3, BUSY) + [b"Lost 7 events"], hold=True)
-    assert out[-1] == forks(3, BUSY) + [Lost(3000 + BUSY - 1, 7)]
+    lines = epoch_of_forks(3, BUSY) + [b"Lost 7 events"]
+    assert per_line(lines, hold=True)[len(lines) - 1] == forks(3, BUSY) + [Lost(3000 + BUSY - 1, 7)]
 
 
 def test_a_tree_busy_for_long_is_read_once_so_much_is_held(monkeypatch):
@@ -69,27 +92,24 @@ def test_a_tree_busy_for_long_is_read_once_so_much_is_held(monkeypatch):
     size = sum(len(line) for line in lines if line.startswith(b"@m"))
     monkeypatch.setattr(parse, "HOLD_BYTES", size - 1)   # both epochs are more than that; one is not
     out = per_line(lines, hold=True)
-    assert out[len(lines) // 2 - 1] == []
-    assert out[-1] == forks(0, BUSY) + forks(1, BUSY)
+    assert out[len(lines) - 1] == forks(0, BUSY) + forks(1, BUSY)
 
 
 def test_an_unreadable_held_line_is_reported_with_its_own_number():
     lines = epoch_of_forks(0, BUSY)
     lines[5] = b"@m0[1, 2]: (0)"
     with pytest.raises(ParseError, match=r"^bpftrace:6: malformed map entry"):
-        per_line(lines, hold=True)
-    out = per_line(lines, strict=False, hold=True)
-    items = [item for batch in out for item in batch]
-    assert isinstance(items[0], Garbled) and items[0].lineno == 6
+        items(lines, hold=True)
+    got = items(lines, strict=False, hold=True)
+    assert isinstance(got[0], Garbled) and got[0].lineno == 6
     # the Fork on that line is missing, and counted as lost; the others are all there
-    assert items[1:] == [f for f in forks(0, BUSY) if f.timestamp != 4] + [Lost(BUSY - 1, 1)]
+    assert got[1:] == [f for f in forks(0, BUSY) if f.timestamp != 4] + [Lost(BUSY - 1, 1)]
 
 
 def test_a_dump_cut_short_gives_what_it_printed_and_counts_the_rest_lost():
     lines = [b"PT_DUMP 0", b"@n[0, 2]: 1", b"@n[0, 0]: 5"] + epoch_of_forks(0, 3)[1:-3]
     for hold in (False, True):
-        items = [item for batch in per_line(lines, hold=hold) for item in batch]
-        assert items == forks(0, 3) + [Lost(2, 2)]
+        assert items(lines, hold=hold) == forks(0, 3) + [Lost(2, 2)]
 
 
 sizes = st.lists(st.integers(0, 3 * QUIET_ENTRIES), min_size=1, max_size=8)

@@ -29,7 +29,9 @@ read.
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from array import array
+from collections import deque
+from typing import Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from proctrace.events import Exec, Exit, Fork, Lost, ParseError, SetPGID, SetSID
 from proctrace.record.entries import ARGV_LIMIT, Key, decode_wait_status, epoch_events, read_entry
@@ -64,6 +66,27 @@ _COUNT = re.compile(rb"@n\[(\d+), (\d+)\]: (\d+)")
 _LOST = re.compile(rb"Lost (\d+) events")
 
 
+class _HeldDumps:
+    """Dumps kept to be read later, each as one bytes object and its lines' numbers (half the
+    memory of a list of numbered lines), taken out in the order they came."""
+
+    def __init__(self):
+        self.dumps: Deque[Tuple[int, bytes, array, int]] = deque()
+        self.size = 0
+
+    def add(self, epoch: int, lines: List[Tuple[int, bytes]], lineno: int) -> None:
+        text = b"\n".join(line for _, line in lines)
+        self.dumps.append((epoch, text, array("L", [number for number, _ in lines]), lineno))
+        self.size += len(text)
+
+    def take(self) -> Iterator[Tuple[int, Iterable[Tuple[int, bytes]], int]]:
+        """(epoch, its numbered lines, the line number of its end), one dump at a time."""
+        while self.dumps:
+            epoch, text, numbers, lineno = self.dumps.popleft()
+            self.size -= len(text)
+            yield epoch, zip(numbers, text.split(b"\n")), lineno
+
+
 class _Epochs:
     """The entries and counts read so far, by epoch, and which epochs have been told."""
 
@@ -74,10 +97,9 @@ class _Epochs:
         self.done: set = set()
         self.dumping: Optional[int] = None       # the epoch between PT_DUMP and PT_DUMPED
         self.dumped: List[Tuple[int, bytes]] = []  # its entry lines, with their numbers
-        self.dumped_bytes = 0
         self.hold = hold
-        self.held: List[Tuple[int, List[Tuple[int, bytes]], int]] = []  # dumps not read yet
-        self.held_bytes = 0
+        self.held = _HeldDumps()
+        self.release_due = False                 # the held dumps are to be read now
         # entries printed outside a dump (as bpftrace exits), by epoch
         self.left: Dict[int, Dict[Key, object]] = {}
         self.last_epoch: Optional[int] = None    # from PT_END
@@ -88,7 +110,6 @@ class _Epochs:
         """An @m or @c line: kept as it is in a dump (read with its epoch), else read now."""
         if self.dumping is not None:
             self.dumped.append((lineno, line))
-            self.dumped_bytes += len(line)
             return
         epoch, key, value = read_entry(line)
         if epoch not in self.done:
@@ -101,46 +122,52 @@ class _Epochs:
         self.dumped = []
 
     def end_dump(self, epoch: int, lineno: int) -> List[Item]:
-        """The events of this epoch, and of those held before it; none while the tree is busy (see HOLD_BYTES)."""
+        """This epoch's events, or none yet when it is held (see QUIET_ENTRIES)."""
         if self.dumping != epoch:
             raise ValueError(f"PT_DUMPED {epoch} without its PT_DUMP")
         self.dumping = None
-        self.held.append((epoch, self.dumped, lineno))
-        self.held_bytes += self.dumped_bytes
-        quiet = len(self.dumped) <= QUIET_ENTRIES
-        self.dumped, self.dumped_bytes = [], 0
-        if quiet or not self.hold or self.held_bytes > HOLD_BYTES:
-            return self.release()
+        lines, self.dumped = self.dumped, []
+        quiet = len(lines) <= QUIET_ENTRIES
+        if not self.held.dumps and (quiet or not self.hold):
+            return self.read(epoch, lines, lineno)
+        self.held.add(epoch, lines, lineno)
+        if quiet or self.held.size > HOLD_BYTES:
+            self.release_due = True
         return []
 
-    def release(self) -> List[Item]:
-        """The events of the epochs held so far, epoch by epoch."""
+    def release(self, lineno: Optional[int]) -> Iterator[List[Item]]:
+        """The held epochs' events, an epoch a batch, each read when it is asked for; at the end of
+        the input (lineno given), also what bpftrace printed of a dump it did not finish."""
+        self.release_due = False
+        if lineno is not None and self.dumping is not None:
+            # the rest of that epoch is counted lost (see resolve)
+            self.held.add(self.dumping, self.dumped, lineno)
+            self.dumping, self.dumped = None, []
+        for epoch, lines, end in self.held.take():
+            yield self.read(epoch, lines, end)
+
+    def read(self, epoch: int, lines: Iterable[Tuple[int, bytes]], lineno: int) -> List[Item]:
+        """One dump's numbered lines -> its events, and a Garbled item for each line that cannot be read."""
         out: List[Item] = []
-        held, self.held, self.held_bytes = self.held, [], 0
-        for epoch, lines, lineno in held:
-            entries: Dict[Key, object] = {}
-            for entry_lineno, line in lines:
-                try:
-                    entry_epoch, key, value = read_entry(line)
-                except ValueError as err:
-                    if self.strict:
-                        raise ParseError(self.source, entry_lineno, str(err)) from None
-                    out.append(Garbled(entry_lineno, line.decode("utf-8", "backslashreplace"), str(err)))
-                    continue
-                # A map is read entry by entry; one cleared meanwhile can show an
-                # entry twice, or a later epoch's entries, which come again in theirs.
-                if entry_epoch == epoch:
-                    entries[key] = value
-            out.extend(self.resolve(epoch, entries, lineno))
+        entries: Dict[Key, object] = {}
+        for entry_lineno, line in lines:
+            try:
+                entry_epoch, key, value = read_entry(line)
+            except ValueError as err:
+                if self.strict:
+                    raise ParseError(self.source, entry_lineno, str(err)) from None
+                out.append(Garbled(entry_lineno, line.decode("utf-8", "backslashreplace"), str(err)))
+                continue
+            # A map is read entry by entry; one cleared meanwhile can show an
+            # entry twice, or a later epoch's entries, which come again in theirs.
+            if entry_epoch == epoch:
+                entries[key] = value
+        out.extend(self.resolve(epoch, entries, lineno))
         return out
 
     def finish(self, lineno: int) -> List[Item]:
-        """The epochs held, those bpftrace printed as it exited and those never printed (up to PT_FINAL's)."""
-        if self.dumping is not None:
-            # bpftrace stopped in the middle of a dump: what it printed is read, the rest counted lost
-            self.held.append((self.dumping, self.dumped, lineno))
-            self.dumping, self.dumped = None, []
-        out: List[Item] = self.release()
+        """After release: the epochs bpftrace printed as it exited and those never printed (up to PT_FINAL's)."""
+        out: List[Item] = []
         epochs = set(self.left)
         if self.last_epoch is not None:
             epochs.update(range(self.last_epoch + 1))
@@ -197,11 +224,17 @@ def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True, source
                     raise ParseError(source, lineno, str(err)) from None
                 out.append(Garbled(lineno, line.decode("utf-8", "backslashreplace"), str(err)))
                 continue
+            if epochs.release_due:
+                # one held epoch at a time: a long busy stretch is never in memory as events at once
+                yield out
+                out = []
+                yield from epochs.release(None)
             if isinstance(item, End):
                 end = item
             elif item is not None:
                 out.append(item)
         yield out
+    yield from epochs.release(lineno)
     rest: List[Item] = epochs.finish(lineno)
     if end is not None:
         rest.append(end)
@@ -248,6 +281,7 @@ def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> O
     match = _LOST.fullmatch(line.strip())
     if match:
         # bpftrace does not say when; the newest time seen keeps the order sane
-        out.extend(epochs.release())
+        for batch in epochs.release(None):
+            out.extend(batch)
         return Lost(epochs.last_timestamp, int(match.group(1)))
     return Message(line.decode("utf-8", "backslashreplace"))
