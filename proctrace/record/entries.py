@@ -125,19 +125,21 @@ def _event(key: Key, values: Tuple[int, ...]) -> Union[Fork, Exit, SetSID, SetPG
     return SetPGID(timestamp, pid, values[1], values[2])
 
 
-def _key(match) -> Key:
-    return tuple(map(int, match.group(2, 3, 4, 5)))
+def _checked_key(match, kinds: frozenset, what: str) -> Key:
+    """The key of a matched entry line, once its map slot and its kind are known ones."""
+    if not match or int(match.group(1)) >= SLOTS:
+        raise ValueError(f"malformed {what}")
+    key = tuple(map(int, match.group(2, 3, 4, 5)))
+    if key[2] not in kinds:
+        raise ValueError(f"a {what} of no known kind")
+    return key
 
 
 def read_entry(line: bytes) -> Tuple[int, Key, object]:
     """An @m line -> (epoch, key, its values); an @c line -> (epoch, key, its 128 bytes)."""
     if line.startswith(b"@m"):
         match = _ENTRY.fullmatch(line)
-        if not match or int(match.group(1)) >= SLOTS:
-            raise ValueError("malformed map entry")
-        key = _key(match)
-        if key[2] not in _ENTRY_KINDS:
-            raise ValueError("a map entry of no known kind")
+        key = _checked_key(match, _ENTRY_KINDS, "map entry")
         # only the numbers the kind uses are read: int() of a word costs as much as the match
         wanted = _VALUES_READ.get(key[2])
         text = match.group(6)
@@ -146,11 +148,7 @@ def read_entry(line: bytes) -> Tuple[int, Key, object]:
             raise ValueError("a map value is out of range")  # its words are bytes: they must pack
         return values[0], key, values
     match = _CHUNK.fullmatch(line)
-    if not match or int(match.group(1)) >= SLOTS:
-        raise ValueError("malformed chunk entry")
-    key = _key(match)
-    if key[2] not in _CHUNK_KINDS:
-        raise ValueError("a chunk entry of no known kind")
+    key = _checked_key(match, _CHUNK_KINDS, "chunk entry")
     words = tuple(map(int, match.group(7).split(b",")))
     if max(words) >= 1 << 64:
         raise ValueError("a chunk word is out of range")
