@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from proctrace.events import Fork, Lost, ParseError
 from proctrace.record import parse
-from proctrace.record.markers import End, Final, Garbled, Tick
+from proctrace.record.markers import End, Final, Garbled, Message, Tick
 from proctrace.record.parse import QUIET_ENTRIES, parse_batches
 from test_record_parse import dump, entry
 
@@ -75,6 +75,19 @@ def test_held_epochs_come_out_an_epoch_a_batch_so_that_one_is_in_memory_at_a_tim
     assert [batch for batch in batches if batch] == [forks(0, BUSY), forks(1, BUSY), forks(2, 1)]
 
 
+def test_while_bpftrace_runs_a_backlog_comes_out_a_little_at_every_batch(monkeypatch):
+    # so that reading it does not keep record from reading bpftrace, whose maps would fill
+    monkeypatch.setattr(parse, "RELEASE_EVENTS", 1)
+    lines = (epoch_of_forks(0, BUSY) + [b"Lost 3 events"] + epoch_of_forks(1, BUSY) + epoch_of_forks(2, 1)
+             + [b"something bpftrace said"] * 3)
+    out = per_line(lines, hold=True)
+    quiet, said = len(lines) - 4, Message("something bpftrace said")
+    assert out[quiet] == forks(0, BUSY)
+    assert out[quiet + 1] == [said, Lost(BUSY - 1, 3)] + forks(1, BUSY)   # a Lost line is no work
+    assert out[quiet + 2] == [said] + forks(2, 1)
+    assert out[quiet + 3] == [said] and out[-1] == []
+
+
 def test_held_epochs_come_out_after_the_final_marker_once_the_input_ends():
     # the recorder stops bpftrace at PT_FINAL; the held epochs are read while it is torn down
     lines = epoch_of_forks(0, BUSY) + [b"PT_FINAL 0"]
@@ -82,9 +95,11 @@ def test_held_epochs_come_out_after_the_final_marker_once_the_input_ends():
     assert out[len(lines) - 1] == [Final(0)] and out[-1] == forks(0, BUSY)
 
 
-def test_a_lost_line_lets_the_held_epochs_out_first_and_takes_their_newest_time():
+def test_a_lost_line_waits_behind_the_held_epochs_and_takes_their_newest_time():
     lines = epoch_of_forks(3, BUSY) + [b"Lost 7 events"]
-    assert per_line(lines, hold=True)[len(lines) - 1] == forks(3, BUSY) + [Lost(3000 + BUSY - 1, 7)]
+    out = per_line(lines, hold=True)
+    assert out[-1] == forks(3, BUSY) + [Lost(3000 + BUSY - 1, 7)]
+    assert sum(map(len, out)) == BUSY + 1
 
 
 def test_a_tree_busy_for_long_is_read_once_so_much_is_held(monkeypatch):
@@ -106,10 +121,26 @@ def test_an_unreadable_held_line_is_reported_with_its_own_number():
     assert got[1:] == [f for f in forks(0, BUSY) if f.timestamp != 4] + [Lost(BUSY - 1, 1)]
 
 
-def test_a_dump_cut_short_gives_what_it_printed_and_counts_the_rest_lost():
-    lines = [b"PT_DUMP 0", b"@n[0, 2]: 1", b"@n[0, 0]: 5"] + epoch_of_forks(0, 3)[1:-3]
+def test_a_dump_cut_short_gives_what_it_printed_and_says_it_was_cut():
+    # the counts come after a dump's entries: the only count of epoch 1 is the one of an earlier dump
+    lines = dump(0, [entry(0, 1, 10, 1, values=(1, 1))]) + [b"@n[1, 2]: 1", b"@n[1, 0]: 2"]
+    lines += epoch_of_forks(1, 5)[:-3]
+    with pytest.raises(ParseError, match=r"^bpftrace:13: bpftrace stopped while it printed epoch 1"):
+        items(lines)
     for hold in (False, True):
-        assert items(lines, hold=hold) == forks(0, 3) + [Lost(2, 2)]
+        got = items(lines, strict=False, hold=hold)
+        assert got[:-1] == [Fork(1, 1, 10, 1)] + forks(1, 5)
+        assert isinstance(got[-1], Garbled) and "epoch 1" in got[-1].reason
+
+
+def test_the_maps_printed_at_exit_after_a_cut_dump_are_read():
+    # bpftrace interrupted between PT_DUMP and PT_DUMPED: PT_END ends the dump, and what it
+    # prints of its maps as it exits belongs to their own epochs
+    lines = [b"@n[0, 2]: 1", b"PT_DUMP 0", entry(0, 100, 4, 1, values=(1, 1)), b"PT_END 999 1",
+             entry(1, 200, 5, 1, values=(1, 1)), b"@n[0, 0]: 1", b"@n[1, 2]: 1", b"@n[1, 0]: 1"]
+    got = items(lines, strict=False, hold=True)
+    assert got[0] == Fork(100, 1, 4, 1) and isinstance(got[1], Garbled)
+    assert got[2:] == [Fork(200, 1, 5, 1), End(999)]
 
 
 sizes = st.lists(st.integers(0, 3 * QUIET_ENTRIES), min_size=1, max_size=8)

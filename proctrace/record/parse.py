@@ -51,8 +51,12 @@ _EVENTS, _BEGAN = 0, 2
 # once an epoch is quiet again, once HOLD_BYTES of them are held (a tree that
 # forks fast for a long time: 16 MiB is about 60,000 processes), or at the end,
 # while bpftrace is being torn down.  A quiet tree's events come out at once.
+# A Lost line that bpftrace prints meanwhile waits in its place behind them.
 QUIET_ENTRIES = 32
 HOLD_BYTES = 16 << 20
+# While bpftrace runs, a backlog is let out an epoch at a time, about this many events
+# (some 20 ms of reading) after each batch of lines
+RELEASE_EVENTS = 4096
 
 
 Item = Union[Fork, Exec, Exit, SetSID, SetPGID, Lost, Begin, End, Tick, Final, CutShort, Message, Garbled]
@@ -66,25 +70,33 @@ _COUNT = re.compile(rb"@n\[(\d+), (\d+)\]: (\d+)")
 _LOST = re.compile(rb"Lost (\d+) events")
 
 
-class _HeldDumps:
-    """Dumps kept to be read later, each as one bytes object and its lines' numbers (half the
-    memory of a list of numbered lines), taken out in the order they came."""
+class _Backlog:
+    """What is to be read later, in the order it came: dumps, each kept as one bytes object and
+    its lines' numbers (half the memory of a list of numbered lines), and bpftrace's Lost lines."""
 
     def __init__(self):
-        self.dumps: Deque[Tuple[int, bytes, array, int]] = deque()
-        self.size = 0
+        self.items: Deque[tuple] = deque()
+        self.size = 0           # bytes of dump text held
 
-    def add(self, epoch: int, lines: List[Tuple[int, bytes]], lineno: int) -> None:
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def add_dump(self, epoch: int, lines: List[Tuple[int, bytes]], lineno: int, cut: bool = False) -> None:
         text = b"\n".join(line for _, line in lines)
-        self.dumps.append((epoch, text, array("L", [number for number, _ in lines]), lineno))
+        self.items.append((epoch, text, array("L", [number for number, _ in lines]), lineno, cut))
         self.size += len(text)
 
-    def take(self) -> Iterator[Tuple[int, Iterable[Tuple[int, bytes]], int]]:
-        """(epoch, its numbered lines, the line number of its end), one dump at a time."""
-        while self.dumps:
-            epoch, text, numbers, lineno = self.dumps.popleft()
-            self.size -= len(text)
-            yield epoch, zip(numbers, text.split(b"\n")), lineno
+    def add_lost(self, count: int) -> None:
+        self.items.append((count,))
+
+    def take(self) -> tuple:
+        """The oldest item: (epoch, numbered lines, the line number of its end, cut short?) or (count,)."""
+        item = self.items.popleft()
+        if len(item) == 1:
+            return item
+        epoch, text, numbers, lineno, cut = item
+        self.size -= len(text)
+        return epoch, zip(numbers, text.split(b"\n")), lineno, cut
 
 
 class _Epochs:
@@ -98,8 +110,8 @@ class _Epochs:
         self.dumping: Optional[int] = None       # the epoch between PT_DUMP and PT_DUMPED
         self.dumped: List[Tuple[int, bytes]] = []  # its entry lines, with their numbers
         self.hold = hold
-        self.held = _HeldDumps()
-        self.release_due = False                 # the held dumps are to be read now
+        self.backlog = _Backlog()
+        self.release_due = False                 # the backlog is to be read, a little at every batch
         # entries printed outside a dump (as bpftrace exits), by epoch
         self.left: Dict[int, Dict[Key, object]] = {}
         self.last_epoch: Optional[int] = None    # from PT_END
@@ -128,23 +140,47 @@ class _Epochs:
         self.dumping = None
         lines, self.dumped = self.dumped, []
         quiet = len(lines) <= QUIET_ENTRIES
-        if not self.held.dumps and (quiet or not self.hold):
+        if not self.backlog and (quiet or not self.hold):
             return self.read(epoch, lines, lineno)
-        self.held.add(epoch, lines, lineno)
-        if quiet or self.held.size > HOLD_BYTES:
+        self.backlog.add_dump(epoch, lines, lineno)
+        if quiet or self.backlog.size > HOLD_BYTES:
             self.release_due = True
         return []
 
-    def release(self, lineno: Optional[int]) -> Iterator[List[Item]]:
-        """The held epochs' events, an epoch a batch, each read when it is asked for; at the end of
-        the input (lineno given), also what bpftrace printed of a dump it did not finish."""
-        self.release_due = False
-        if lineno is not None and self.dumping is not None:
-            # the rest of that epoch is counted lost (see resolve)
-            self.held.add(self.dumping, self.dumped, lineno)
+    def cut_dump(self, lineno: int) -> None:
+        """bpftrace stopped in the middle of a dump: what it printed of it is read, and reported cut."""
+        if self.dumping is not None:
+            self.backlog.add_dump(self.dumping, self.dumped, lineno, cut=True)
             self.dumping, self.dumped = None, []
-        for epoch, lines, end in self.held.take():
-            yield self.read(epoch, lines, end)
+
+    def lost(self, count: int) -> Optional[Lost]:
+        """bpftrace's own Lost line: in its place after what is held, at the newest time seen then."""
+        if self.backlog:
+            self.backlog.add_lost(count)
+            return None
+        return Lost(self.last_timestamp, count)
+
+    def release(self, events: Optional[int] = None) -> Iterator[List[Item]]:
+        """The backlog's events, an epoch a batch, each read when it is asked for: all of it, or
+        (while bpftrace runs) until about `events` events are out, so that the pump goes on
+        reading bpftrace meanwhile (a bpftrace that nobody reads fills its maps)."""
+        while self.backlog and (events is None or events > 0):
+            item = self.backlog.take()
+            if len(item) == 1:
+                yield [Lost(self.last_timestamp, item[0])]
+                continue
+            epoch, lines, lineno, cut = item
+            batch = self.read(epoch, lines, lineno)
+            if events is not None:
+                events -= max(1, len(batch))
+            if cut:
+                reason = (f"bpftrace stopped while it printed epoch {epoch}: "
+                          "events of that 100 ms may be missing")
+                if self.strict:
+                    raise ParseError(self.source, lineno, reason)
+                batch.append(Garbled(lineno, f"epoch {epoch}", reason))
+            yield batch
+        self.release_due = bool(self.backlog)
 
     def read(self, epoch: int, lines: Iterable[Tuple[int, bytes]], lineno: int) -> List[Item]:
         """One dump's numbered lines -> its events, and a Garbled item for each line that cannot be read."""
@@ -224,17 +260,15 @@ def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True, source
                     raise ParseError(source, lineno, str(err)) from None
                 out.append(Garbled(lineno, line.decode("utf-8", "backslashreplace"), str(err)))
                 continue
-            if epochs.release_due:
-                # one held epoch at a time: a long busy stretch is never in memory as events at once
-                yield out
-                out = []
-                yield from epochs.release(None)
             if isinstance(item, End):
                 end = item
             elif item is not None:
                 out.append(item)
         yield out
-    yield from epochs.release(lineno)
+        if epochs.release_due:
+            yield from epochs.release(RELEASE_EVENTS)
+    epochs.cut_dump(lineno)
+    yield from epochs.release()
     rest: List[Item] = epochs.finish(lineno)
     if end is not None:
         rest.append(end)
@@ -277,11 +311,10 @@ def _parse_line(line: bytes, epochs: _Epochs, lineno: int, out: List[Item]) -> O
         if not match:
             raise ValueError("malformed PT_END line")
         epochs.last_epoch = int(match.group(2))
+        epochs.cut_dump(lineno)  # what follows is the maps printed as bpftrace exits
         return End(int(match.group(1)))
     match = _LOST.fullmatch(line.strip())
     if match:
         # bpftrace does not say when; the newest time seen keeps the order sane
-        for batch in epochs.release(None):
-            out.extend(batch)
-        return Lost(epochs.last_timestamp, int(match.group(1)))
+        return epochs.lost(int(match.group(1)))
     return Message(line.decode("utf-8", "backslashreplace"))
