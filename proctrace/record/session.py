@@ -156,17 +156,13 @@ def _record(tracer: launch.Tracer, held: Optional[process.HeldCommand], tree: _T
             lines: List[bytes], early_err: bytes, *, output, debug: bool, follow_orphans: bool,
             say, snapshot: Optional[Snapshot] = None) -> int:
     """The recording loop proper; returns the exit status."""
-    from proctrace.record.parse import parse_batches
-    from proctrace.record.snapshot import reconcile, report_unseen_exits
+    from proctrace.record.snapshot import report_unseen_exits
     from proctrace.sort import sort_batches
 
     control: Dict[str, object] = {"interrupted_by": None, "died_early": False}
     raw = pump(tracer, held, tree, lines, early_err, debug=debug, follow_orphans=follow_orphans,
                 say=say, control=control)
-    # With --follow-orphans the pump needs to know at once who is alive: nothing is held
-    items = parse_batches(raw, strict=False, hold=not follow_orphans)
-    if snapshot is not None:
-        items = reconcile(items, snapshot, say=say)
+    items = read_items(raw, snapshot=snapshot, follow_orphans=follow_orphans, say=say)
     keyed = _observe(items, tree, first, say=say, debug=debug)
     try:
         for batch in sort_batches(keyed, window_ns=WINDOW_NS):
@@ -208,6 +204,22 @@ def _record(tracer: launch.Tracer, held: Optional[process.HeldCommand], tree: _T
             return 128 + tree.root_exit.signal
         return tree.root_exit.exit_code or 0
     return 0
+
+
+def read_items(raw, *, snapshot: Optional[Snapshot], follow_orphans: bool, say) -> Iterator[list]:
+    """bpftrace's batches of lines -> the batches of items the recording reads.
+
+    A busy epoch's entries are held unread (parse.py) only when recording a
+    command without --follow-orphans: that stop needs to know at once who is
+    alive, and -p merges its /proc snapshot with the events of each epoch by
+    the Tick that comes with them (snapshot.reconcile).
+    """
+    from proctrace.record.parse import parse_batches
+    from proctrace.record.snapshot import reconcile
+    items = parse_batches(raw, strict=False, hold=snapshot is None and not follow_orphans)
+    if snapshot is not None:
+        items = reconcile(items, snapshot, say=say)
+    return items
 
 
 def _command_status(held: process.HeldCommand) -> int:
