@@ -266,9 +266,11 @@ class Tracer:
         while: the kernel's half second of detaching probes ended up to 50 ms
         before record saw it.  A pidfd becomes readable when the process ends.
         """
+        if self.process.returncode is not None:
+            return self.process.returncode  # reaped: its pid may be another process's by now
         try:
             pidfd = os.pidfd_open(self.process.pid)
-        except (AttributeError, OSError):  # Linux before 5.3, or already reaped
+        except (AttributeError, OSError):  # Linux before 5.3, or gone meanwhile
             return self.process.wait(timeout=timeout)
         try:
             if not select.select([pidfd], [], [], timeout)[0]:
