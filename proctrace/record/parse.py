@@ -75,7 +75,7 @@ class _Backlog:
     its lines' numbers (half the memory of a list of numbered lines), and bpftrace's Lost lines."""
 
     def __init__(self):
-        self.items: Deque[tuple] = deque()
+        self.items: Deque[Union[int, tuple]] = deque()   # a Lost line's count, or a dump
         self.size = 0           # bytes of dump text held
 
     def __bool__(self) -> bool:
@@ -87,12 +87,13 @@ class _Backlog:
         self.size += len(text)
 
     def add_lost(self, count: int) -> None:
-        self.items.append((count,))
+        self.items.append(count)
 
-    def take(self) -> tuple:
-        """The oldest item: (epoch, numbered lines, the line number of its end, cut short?) or (count,)."""
+    def take(self) -> Union[int, tuple]:
+        """The oldest item: a Lost line's count, or a dump as (epoch, its numbered lines, the line
+        number of its end, whether it was cut short)."""
         item = self.items.popleft()
-        if len(item) == 1:
+        if isinstance(item, int):
             return item
         epoch, text, numbers, lineno, cut = item
         self.size -= len(text)
@@ -166,8 +167,8 @@ class _Epochs:
         reading bpftrace meanwhile (a bpftrace that nobody reads fills its maps)."""
         while self.backlog and (events is None or events > 0):
             item = self.backlog.take()
-            if len(item) == 1:
-                yield [Lost(self.last_timestamp, item[0])]
+            if isinstance(item, int):
+                yield [Lost(self.last_timestamp, item)]
                 continue
             epoch, lines, lineno, cut = item
             batch = self.read(epoch, lines, lineno)
@@ -234,7 +235,8 @@ class _Epochs:
 
 def parse_batches(batches: Iterable[List[bytes]], *, strict: bool = True, source: str = "bpftrace",
                   hold: bool = False) -> Iterator[List[Item]]:
-    """Batches of raw lines -> batches of events and markers (one out per one in, plus the rest).
+    """Batches of raw lines -> batches of events and markers: one out per one in, then the
+    held epochs let out after it (an epoch a batch), and at the end the rest.
 
     With strict=True an unreadable line of ours raises ParseError; with
     strict=False it becomes a Garbled item, so a live recording goes on.
